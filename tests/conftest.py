@@ -20,5 +20,5 @@ def rng() -> np.random.Generator:
 def shared_data_dir() -> Path:
     """The folder of real microscopy data beside the repository (skips when absent)."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real microscopy data not found at {SHARED_DATA} (clone the project beside shared/)")
+        pytest.skip(f"real microscopy data not found at {SHARED_DATA} (shared/ beside the clone)")
     return SHARED_DATA

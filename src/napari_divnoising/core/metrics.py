@@ -164,7 +164,9 @@ def structural_similarity(prediction: np.ndarray, ground_truth: np.ndarray) -> S
     for predicted_plane, true_plane in zip(prediction, truth, strict=True):
         min_side = min(true_plane.shape)
         if min_side < 11:
-            raise ImageError(f"SSIM needs images of at least 11×11 pixels (got {true_plane.shape})")
+            raise ImageError(
+                f"SSIM needs images of at least 11×11 pixels (got {true_plane.shape})"
+            )
         _, ssim_plane = skimage_ssim(
             true_plane,
             predicted_plane,

@@ -128,7 +128,9 @@ def as_image_stack(
             "labels, masks and complex data cannot be denoised"
         )
     if array.ndim < 2:
-        raise ImageError(f"`{name}` must be 2D (Y, X) or a stack of 2D planes (got {_describe(array)})")
+        raise ImageError(
+            f"`{name}` must be 2D (Y, X) or a stack of 2D planes (got {_describe(array)})"
+        )
     if not allow_stack and array.ndim != 2:
         raise ImageError(f"`{name}` must be a single 2D image (Y, X) (got {_describe(array)})")
     if array.ndim >= 3 and array.shape[-1] in (3, 4) and array.shape[-2] > 4:

@@ -1,0 +1,63 @@
+"""The ``divnoising`` command line: the whole DivNoising path for workstations and clusters.
+
+Every sub-command validates its input first and exits with status 2 and a one-line
+reason on bad input; long steps show a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ._commands import COMMANDS
+from ._progress import CommandError
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with one sub-parser per command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``divnoising`` parser.
+    """
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="divnoising",
+        description="Unsupervised diversity denoising (DivNoising) of microscopy images.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_to(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 on bad input, 130 when interrupted.
+    """
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        arguments.run(arguments)
+    except CommandError as err:
+        print(f"divnoising {arguments.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"divnoising {arguments.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0

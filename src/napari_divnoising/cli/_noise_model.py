@@ -90,21 +90,23 @@ def check_output_path(
         raise CommandError(f"{out} exists; pass --overwrite to replace it")
 
 
-def noise_pairs_from_files(arguments: argparse.Namespace):
-    """Return (signal, observation) pairs from the calibration or bootstrap files."""
-    from ..core.calibration import NoisePairs, calibration_pairs
+def noise_pairs_from_files(arguments: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """Return matching (signal, observation) arrays from the calibration or bootstrap files."""
+    from ..core.calibration import calibration_pairs
     from ..core.io import read_image
 
     if arguments.calibration:
-        return calibration_pairs([read_image(path) for path in arguments.calibration])
+        pairs = calibration_pairs([read_image(path) for path in arguments.calibration])
+        return pairs.signal, pairs.observation
     from ..core.bootstrap import iter_bootstrap_signal
 
+    # Files may differ in shape: the pairs of all files are pooled as flat arrays.
     signals, observations = [], []
     for path in arguments.bootstrap:
         image = read_image(path)
         signals.append(drive(iter_bootstrap_signal(image), quiet=arguments.quiet).ravel())
         observations.append(image.ravel())
-    return NoisePairs(signal=np.concatenate(signals), observation=np.concatenate(observations))
+    return np.concatenate(signals), np.concatenate(observations)
 
 
 def run(arguments: argparse.Namespace) -> None:
@@ -119,7 +121,7 @@ def run(arguments: argparse.Namespace) -> None:
         suffixes=(SUFFIX_OF_KIND[arguments.kind],),
     )
     with user_errors():
-        pairs = noise_pairs_from_files(arguments)
+        signal, observation = noise_pairs_from_files(arguments)
         settings = {"kind": arguments.kind, "seed": arguments.seed}
         if arguments.kind == "gmm":
             settings |= {
@@ -131,7 +133,7 @@ def run(arguments: argparse.Namespace) -> None:
         else:
             settings["bins"] = arguments.bins
         model = drive(
-            iter_fit_noise_model(pairs.signal, pairs.observation, **settings),
+            iter_fit_noise_model(signal, observation, **settings),
             quiet=arguments.quiet,
         )
         model.save(arguments.out)

@@ -1,0 +1,61 @@
+"""``divnoising evaluate``: PSNR, SSIM and NRMSE against a ground truth, with SSIM/RSE maps."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._progress import CommandError, user_errors
+
+
+def add_to(subparsers: argparse._SubParsersAction) -> None:
+    """Register the command."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a prediction against a ground truth",
+        description=(
+            "Print PSNR (with the ground truth's data range), SSIM (11-pixel Gaussian window, "
+            "σ = 1.5) and NRMSE of the prediction — and of the noisy input, if given — and "
+            "write the SSIM and RSE maps beside the prediction."
+        ),
+    )
+    parser.add_argument("prediction", type=Path, metavar="PREDICTION", help="denoised TIFF")
+    parser.add_argument("ground_truth", type=Path, metavar="GT", help="ground-truth TIFF")
+    parser.add_argument("--noisy", type=Path, help="the noisy input, scored for comparison")
+    parser.add_argument(
+        "--out", type=Path, help="folder for the maps (default: beside PREDICTION)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing maps")
+    parser.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> None:
+    """Score and write the maps."""
+    from ..core.io import read_image, write_tiff
+    from ..core.metrics import quality_scores, rse_map, structural_similarity
+
+    folder = arguments.out or arguments.prediction.parent
+    stem = arguments.prediction.stem
+    maps = {"ssim": folder / f"{stem}_ssim_map.tif", "rse": folder / f"{stem}_rse_map.tif"}
+    for path in maps.values():
+        if path.exists() and not arguments.overwrite:
+            raise CommandError(f"{path} exists; pass --overwrite to replace it")
+    with user_errors():
+        truth = read_image(arguments.ground_truth)
+        rows = {"prediction": read_image(arguments.prediction)}
+        if arguments.noisy is not None:
+            rows = {"noisy": read_image(arguments.noisy), **rows}
+        scores = {name: quality_scores(image, truth) for name, image in rows.items()}
+        write_tiff(maps["ssim"], structural_similarity(rows["prediction"], truth).map)
+        write_tiff(maps["rse"], rse_map(rows["prediction"], truth))
+    print(format_scores(scores))
+    for path in maps.values():
+        print(f"wrote {path}")
+
+
+def format_scores(scores: dict) -> str:
+    """Format PSNR, SSIM and NRMSE as a small table, one row per scored image."""
+    lines = [f"{'':12} {'PSNR (dB)':>10} {'SSIM':>8} {'NRMSE':>8}"]
+    for name, score in scores.items():
+        lines.append(f"{name:12} {score.psnr:10.2f} {score.ssim:8.4f} {score.nrmse:8.4f}")
+    return "\n".join(lines)

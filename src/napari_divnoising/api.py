@@ -1,0 +1,184 @@
+"""A small object-oriented front to the core, for the napari console and scripts.
+
+Examples
+--------
+In the napari console, with a noisy image layer and a calibration stack loaded::
+
+    from napari_divnoising import DivNoising, calibration_pairs, fit_noise_model
+
+    pairs = calibration_pairs(viewer.layers["calibration frames"].data)
+    noise_model = fit_noise_model(pairs.signal, pairs.observation)
+    denoiser = DivNoising(noise_model, time_budget_minutes=5, seed=0)
+    denoiser.fit(viewer.layers["noisy frames"].data)
+    result = denoiser.sample(viewer.layers["noisy frames"].data, map_estimate=True)
+    viewer.add_image(result.mmse, name="mmse")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .core.bundle import TrainedModel
+    from .core.inference import Prediction
+    from .core.noise_models import NoiseModel
+
+__all__ = ["DivNoising"]
+
+
+class DivNoising:
+    """Train a DivNoising model and draw denoised images from it.
+
+    Parameters
+    ----------
+    noise_model : NoiseModel, optional
+        The camera noise model (see :func:`~napari_divnoising.fit_noise_model`).
+    gaussian_sigma : float, optional
+        Without a noise model: the standard deviation of Gaussian noise, in raw units.
+    network_config : NetworkConfig, optional
+        The architecture (default: the reference's).
+    device : str
+        ``"auto"`` (GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``.
+    **training_options
+        Fields of :class:`~napari_divnoising.core.config.TrainingConfig`, e.g.
+        ``time_budget_minutes=5``, ``max_epochs=200``, ``seed=0``.
+
+    Examples
+    --------
+    >>> from napari_divnoising import DivNoising, make_sample_data
+    >>> data = make_sample_data(shape=(64, 64))
+    >>> denoiser = DivNoising(gaussian_sigma=10.0, patch_size=32, max_epochs=1, steps_per_epoch=2)
+    >>> denoiser.fit(data.noisy).mmse(data.noisy[0], n_samples=4).shape
+    (64, 64)
+    """
+
+    def __init__(
+        self,
+        noise_model: NoiseModel | None = None,
+        *,
+        gaussian_sigma: float | None = None,
+        network_config: Any = None,
+        device: str = "auto",
+        **training_options: Any,
+    ) -> None:
+        from .core.config import TrainingConfig
+
+        self.noise_model = noise_model
+        self.gaussian_sigma = gaussian_sigma
+        self.network_config = network_config
+        self.device = device
+        # Validate the options now, not after minutes of work.
+        self.training_config = TrainingConfig(**training_options)
+        self.model: TrainedModel | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str = "auto") -> DivNoising:
+        """Load a model saved with :meth:`save` (or by the plugin or command line).
+
+        Parameters
+        ----------
+        path : str or PathLike
+            A ``.divnoising`` model file.
+        device : str
+            Where to run it.
+
+        Returns
+        -------
+        DivNoising
+            Ready to :meth:`sample`, or to :meth:`fit` further.
+        """
+        from .core.bundle import load_model
+        from .core.device import select_device
+
+        model = load_model(path, device=select_device(device).device)
+        denoiser = cls(model.noise_model, gaussian_sigma=model.gaussian_sigma, device=device)
+        denoiser.training_config = model.training_config
+        denoiser.network_config = model.network_config
+        denoiser.model = model
+        return denoiser
+
+    def fit(
+        self,
+        images: np.ndarray | Sequence[np.ndarray],
+        *,
+        progress: Callable[[object], None] | None = None,
+    ) -> DivNoising:
+        """Train on noisy images; continue from the current model if there is one.
+
+        Parameters
+        ----------
+        images : ndarray or sequence of ndarray
+            Noisy 2D images or stacks of independent planes, in raw camera units.
+        progress : callable, optional
+            Called with every training event.
+
+        Returns
+        -------
+        DivNoising
+            ``self``, trained.
+        """
+        from .core.training import train
+
+        self.model = train(
+            images,
+            noise_model=self.noise_model if self.model is None else None,
+            gaussian_sigma=self.gaussian_sigma if self.model is None else None,
+            config=self.training_config,
+            network_config=self.network_config,
+            device=self.device,
+            initial_model=self.model,
+            progress=progress,
+        )
+        return self
+
+    def _trained(self) -> TrainedModel:
+        if self.model is None:
+            raise RuntimeError(
+                "the model is not trained yet: call fit(images) or DivNoising.load(path)"
+            )
+        return self.model
+
+    def sample(self, image: np.ndarray, **options: Any) -> Prediction:
+        """Draw posterior samples of `image`; return MMSE, MAP, uncertainty and samples.
+
+        Parameters
+        ----------
+        image : ndarray
+            A noisy 2D image or stack, in raw camera units.
+        **options
+            Keyword options of :func:`~napari_divnoising.core.inference.sample_posterior`
+            (``n_samples``, ``keep_samples``, ``map_estimate``, ``uncertainty``, ``tta``,
+            ``tile_size``, ``seed``, ``progress``).
+
+        Returns
+        -------
+        Prediction
+            The results, in raw intensity units.
+        """
+        from .core.inference import sample_posterior
+
+        options.setdefault("device", self.device)
+        return sample_posterior(image, self._trained(), **options)
+
+    def mmse(self, image: np.ndarray, *, n_samples: int = 100, **options: Any) -> np.ndarray:
+        """Return the MMSE estimate (mean of `n_samples` posterior samples) of `image`."""
+        return self.sample(image, n_samples=n_samples, **options).mmse
+
+    def map(self, image: np.ndarray, *, n_samples: int = 100, **options: Any) -> np.ndarray:
+        """Return the MAP estimate (mode of `n_samples` posterior samples) of `image`."""
+        return self.sample(image, n_samples=n_samples, map_estimate=True, **options).map
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the trained model (weights, configuration, noise model, history) to one file."""
+        from .core.bundle import save_model
+
+        save_model(self._trained(), path)
+
+    @property
+    def history(self) -> list[dict]:
+        """The per-epoch losses of the training so far."""
+        return [] if self.model is None else list(self.model.history)

@@ -55,7 +55,8 @@ def run(arguments: argparse.Namespace) -> None:
 
 def format_scores(scores: dict) -> str:
     """Format PSNR, SSIM and NRMSE as a small table, one row per scored image."""
-    lines = [f"{'':12} {'PSNR (dB)':>10} {'SSIM':>8} {'NRMSE':>8}"]
+    width = max(12, *(len(name) for name in scores))
+    lines = [f"{'':{width}} {'PSNR (dB)':>10} {'SSIM':>8} {'NRMSE':>8}"]
     for name, score in scores.items():
-        lines.append(f"{name:12} {score.psnr:10.2f} {score.ssim:8.4f} {score.nrmse:8.4f}")
+        lines.append(f"{name:{width}} {score.psnr:10.2f} {score.ssim:8.4f} {score.nrmse:8.4f}")
     return "\n".join(lines)

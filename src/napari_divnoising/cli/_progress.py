@@ -67,11 +67,17 @@ def drive(generator: Generator[object, None, ResultT], *, quiet: bool = False) -
                 if bar is not None:
                     bar.close()
                 stage = event.stage
-                bar = tqdm(total=event.total, desc=event.stage, file=sys.stderr, leave=True)
-            bar.n = event.step
+                bar = tqdm(
+                    total=event.total,
+                    desc=event.stage,
+                    file=sys.stderr,
+                    leave=True,
+                    mininterval=0.5 if sys.stderr.isatty() else 10.0,
+                )
             if event.loss is not None:
                 bar.set_postfix(loss=f"{event.loss:.4g}", refresh=False)
-            bar.refresh()
+            # update() (not a refresh per event) keeps logs of non-interactive runs short.
+            bar.update(event.step - bar.n)
     finally:
         if bar is not None:
             bar.close()

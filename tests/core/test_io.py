@@ -42,3 +42,13 @@ def test_corrupt_tiff_is_a_clear_error(tmp_path):
     (tmp_path / "broken.tif").write_bytes(b"II*\x00garbage")
     with pytest.raises(ValueError, match="cannot read"):
         read_image(tmp_path / "broken.tif")
+
+
+def test_three_plane_stacks_stay_grayscale(tmp_path, rng):
+    import tifffile
+
+    stack = rng.normal(size=(3, 16, 16)).astype(np.float32)
+    path = write_tiff(tmp_path / "three.tif", stack)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.MINISBLACK
+    np.testing.assert_array_equal(read_image(path), stack)

@@ -113,5 +113,6 @@ def write_tiff(
     import tifffile
 
     with atomic_path(path) as temporary:
-        tifffile.imwrite(temporary, np.asarray(image), metadata=metadata)
+        # minisblack: a (3, Y, X) stack is three grayscale planes, never an RGB image.
+        tifffile.imwrite(temporary, np.asarray(image), photometric="minisblack", metadata=metadata)
     return Path(path)

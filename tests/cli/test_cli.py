@@ -1,0 +1,148 @@
+"""End-to-end runs of every ``divnoising`` command on tiny data."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_divnoising.cli import main
+from napari_divnoising.core.bundle import load_model
+from napari_divnoising.core.noise_models import load_noise_model
+
+TINY_TRAINING = ["--max-epochs", "2", "--patch-size", "32", "--batch-size", "4", "--seed", "0"]
+
+
+@pytest.fixture(scope="module")
+def noise_model_file(sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nm") / "nm.npz"
+    argv = ["fit-noise-model", "--calibration", str(sample["calibration"])]
+    assert main([*argv, "--out", str(out), "--iterations", "30", "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_file(sample, noise_model_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "model.divnoising"
+    argv = ["train", str(sample["noisy"]), "--noise-model", str(noise_model_file)]
+    assert main([*argv, "--out", str(out), *TINY_TRAINING, "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("command", ["fit-noise-model", "train", "predict", "evaluate", "demo"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: divnoising" in capsys.readouterr().out
+
+
+def test_fit_noise_model_from_calibration_writes_a_loadable_model(noise_model_file, capsys):
+    model = load_noise_model(noise_model_file)
+    assert model.min_signal < model.max_signal
+    assert np.all(model.variance(np.linspace(model.min_signal, model.max_signal, 5)) > 0)
+
+
+def test_fit_histogram_noise_model(sample, tmp_path, capsys):
+    out = tmp_path / "hist.npy"
+    argv = ["fit-noise-model", "--calibration", str(sample["calibration"]), "--kind", "histogram"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    assert type(load_noise_model(out)).__name__ == "HistogramNoiseModel"
+
+
+def test_fit_noise_model_by_bootstrap(sample, tmp_path, capsys):
+    out = tmp_path / "boot.npz"
+    argv = ["fit-noise-model", "--bootstrap", str(sample["first_frame"]), "--out", str(out)]
+    assert main([*argv, "--iterations", "30", "--quiet"]) == 0
+    assert "variance" in capsys.readouterr().out
+    assert out.is_file()
+
+
+def test_bad_input_exits_2_with_a_one_line_reason(sample, tmp_path, capsys):
+    out = tmp_path / "nm.npz"
+    # a single 2D frame is no calibration stack
+    argv = ["fit-noise-model", "--calibration", str(sample["first_frame"]), "--out", str(out)]
+    assert main([*argv, "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("divnoising fit-noise-model: error:")
+    assert "\n" not in error
+    assert not out.exists()
+
+
+def test_missing_input_file_is_a_clear_error(tmp_path, capsys):
+    argv = ["fit-noise-model", "--calibration", str(tmp_path / "nope.tif")]
+    assert main([*argv, "--out", str(tmp_path / "nm.npz")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_existing_output_is_not_overwritten(sample, tmp_path, capsys):
+    out = tmp_path / "nm.npz"
+    out.write_bytes(b"precious")
+    argv = ["fit-noise-model", "--calibration", str(sample["calibration"]), "--out", str(out)]
+    assert main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+
+
+def test_output_with_the_wrong_suffix_is_refused(sample, capsys):
+    argv = ["train", str(sample["noisy"]), "--gaussian-sigma", "5", "--out", str(sample["noisy"])]
+    assert main(argv) == 2
+    assert "must end in .divnoising" in capsys.readouterr().err
+
+
+def test_train_writes_a_model_with_its_history(model_file):
+    model = load_model(model_file)
+    assert [epoch["epoch"] for epoch in model.history] == [1, 2]
+    assert model.noise_model is not None
+
+
+def test_train_without_likelihood_is_refused(sample, tmp_path, capsys):
+    assert main(["train", str(sample["noisy"]), "--out", str(tmp_path / "m.divnoising")]) == 2
+    assert "--noise-model" in capsys.readouterr().err
+
+
+def test_predict_writes_every_requested_result(sample, model_file, tmp_path, capsys):
+    argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
+    options = ["--samples", "6", "--map", "--uncertainty", "--keep-samples", "3", "--quiet"]
+    assert main([*argv, *options]) == 0
+    shapes = {
+        name: tifffile.imread(tmp_path / f"frame0_{name}.tif").shape
+        for name in ("mmse", "map", "uncertainty", "samples")
+    }
+    assert shapes == {
+        "mmse": (64, 64),
+        "map": (64, 64),
+        "uncertainty": (64, 64),
+        "samples": (3, 64, 64),
+    }
+
+
+def test_predict_refuses_a_corrupt_model(sample, tmp_path, capsys):
+    broken = tmp_path / "broken.divnoising"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    argv = ["predict", str(broken), str(sample["first_frame"]), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert "broken.divnoising" in capsys.readouterr().err
+
+
+def test_evaluate_prints_scores_and_writes_maps(sample, tmp_path, capsys):
+    argv = ["evaluate", str(sample["first_frame"]), str(sample["ground_truth"])]
+    assert main([*argv, "--noisy", str(sample["first_frame"]), "--out", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert "PSNR" in output and "noisy" in output and "prediction" in output
+    assert tifffile.imread(tmp_path / "frame0_ssim_map.tif").shape == (64, 64)
+    assert tifffile.imread(tmp_path / "frame0_rse_map.tif").shape == (64, 64)
+
+
+def test_demo_runs_the_whole_path(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--quiet"]) == 0
+    output = capsys.readouterr().out
+    for expected in ("calibrated", "bootstrapped", "DivNoising MMSE", "DivNoising MAP"):
+        assert expected in output
+    written = {path.name for path in (tmp_path / "demo").iterdir()}
+    assert {"noise_model_calibrated.npz", "model.divnoising", "noisy_mmse.tif"} <= written
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys):
+    (tmp_path / "thesis.docx").write_text("years of work")
+    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 2
+    assert "holds files the demo did not write" in capsys.readouterr().err
+    assert (tmp_path / "thesis.docx").read_text() == "years of work"

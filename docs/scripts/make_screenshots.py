@@ -1,0 +1,143 @@
+"""Make the user guide's screenshots: the whole path through the four docks, real results.
+
+Run it under a (virtual) X server from the repository root::
+
+    xvfb-run -a python docs/scripts/make_screenshots.py
+
+It opens napari with the built-in sample data, drives the dock widgets exactly as a user
+would (fit a noise model from the calibration frames, train with a time budget, sample,
+run quality control) and saves one PNG of the full window per step into ``docs/images``.
+Training runs for ``--train-minutes`` (2 by default) on the CPU; ``--quick`` uses tiny
+settings to check that the script works (the pictures are then not worth keeping).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import napari
+from qtpy.QtWidgets import QApplication
+
+PLUGIN = "napari-divnoising"
+WINDOW_SIZE = (1600, 1000)
+
+
+def wait(runner, *, timeout_s: float = 1800.0) -> None:
+    """Let Qt run until the dock's job has finished."""
+    start = time.monotonic()
+    while runner.running:
+        QApplication.processEvents()
+        time.sleep(0.02)
+        if time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"job still running after {timeout_s} s")
+    QApplication.processEvents()
+
+
+def show_only(viewer: napari.Viewer, *names: str) -> None:
+    """Make only the named layers visible, the first one selected."""
+    for layer in viewer.layers:
+        layer.visible = layer.name in names
+    viewer.layers.selection.active = viewer.layers[names[0]]
+    viewer.dims.current_step = (0,) * viewer.dims.ndim
+    viewer.reset_view()
+
+
+def snap(viewer: napari.Viewer, dock, path: Path) -> None:
+    """Raise `dock`'s tab, let the window settle and save it as a PNG."""
+    dock.raise_()
+    for _ in range(20):
+        QApplication.processEvents()
+        time.sleep(0.02)
+    viewer.screenshot(str(path), canvas_only=False, flash=False)
+    print(f"wrote {path}")
+
+
+def main(out: Path, *, train_minutes: float, quick: bool) -> None:
+    from napari.settings import get_settings
+
+    # Pop-up notifications would cover the canvas in the pictures; errors still show.
+    # napari saves its settings, so the user's own level is put back afterwards.
+    settings = get_settings().application
+    level = settings.gui_notification_level
+    settings.gui_notification_level = "error"
+    try:
+        make_screenshots(out, train_minutes=train_minutes, quick=quick)
+    finally:
+        settings.gui_notification_level = level
+
+
+def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    viewer = napari.Viewer(title="napari-divnoising", show=True)
+    viewer.window.resize(*WINDOW_SIZE)
+    viewer.open_sample(PLUGIN, "noisy")
+    viewer.open_sample(PLUGIN, "calibration")
+    docks = {
+        name: viewer.window.add_plugin_dock_widget(PLUGIN, name, tabify=True)
+        for name in ("Noise model", "Training", "Sampling", "Quality control")
+    }
+
+    # 1. Noise model from the calibration frames.
+    dock, widget = docks["Noise model"]
+    widget.form.layer.value = viewer.layers["calibration frames"]
+    widget.form.n_iterations.value = 20 if quick else 300
+    widget.runner.run_button.click()
+    wait(widget.runner)
+    show_only(viewer, "calibration frames")
+    snap(viewer, dock, out / "noise-model.png")
+
+    # 2. Training with a live loss plot.
+    dock, widget = docks["Training"]
+    form = widget.form
+    form.layers.value = [viewer.layers["noisy frames"]]
+    form.patch_size.value = 32 if quick else 64
+    form.batch_size.value = 4 if quick else 32
+    form.learning_rate.value = 2e-3
+    form.max_epochs.value = 2 if quick else 1000
+    form.patience.value = 1000
+    form.steps_per_epoch.value = 2 if quick else 10
+    form.time_budget.value = 0.0 if quick else train_minutes
+    if quick:
+        form.n_filters.value, form.z_dim.value = 8, 8
+    widget.runner.run_button.click()
+    wait(widget.runner)
+    show_only(viewer, "noisy frames")
+    snap(viewer, dock, out / "training.png")
+
+    # 3. Sampling: MMSE, MAP, uncertainty and a few raw samples.
+    dock, widget = docks["Sampling"]
+    widget.image.value = viewer.layers["noisy frames"]
+    widget.n_samples.value = 4 if quick else 50
+    widget.keep_samples.value = 3
+    widget.map.value = True
+    widget.runner.run_button.click()
+    wait(widget.runner)
+    show_only(viewer, "noisy frames", "noisy frames_mmse")
+    viewer.canvas.grid.enabled = True
+    snap(viewer, dock, out / "sampling.png")
+    show_only(viewer, "noisy frames_uncertainty", "noisy frames_map")
+    snap(viewer, dock, out / "sampling-map-uncertainty.png")
+    viewer.canvas.grid.enabled = False
+
+    # 4. Quality control against the simulated ground truth.
+    dock, widget = docks["Quality control"]
+    widget.prediction.value = viewer.layers["noisy frames_mmse"]
+    widget.ground_truth.value = viewer.layers["ground truth"]
+    widget.noisy.value = viewer.layers["noisy frames"]
+    widget.runner.run_button.click()
+    wait(widget.runner)
+    show_only(viewer, "noisy frames_mmse_ssim_map", "noisy frames_mmse_rse_map")
+    viewer.canvas.grid.enabled = True
+    snap(viewer, dock, out / "quality-control.png")
+    viewer.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "images")
+    parser.add_argument("--train-minutes", type=float, default=2.0)
+    parser.add_argument("--quick", action="store_true", help="tiny settings, ugly pictures")
+    arguments = parser.parse_args()
+    main(arguments.out, train_minutes=arguments.train_minutes, quick=arguments.quick)

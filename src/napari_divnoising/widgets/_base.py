@@ -1,0 +1,81 @@
+"""The base class of every dock widget: viewer, shared store, layer lists, clean shutdown."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QEvent
+from qtpy.QtWidgets import QVBoxLayout, QWidget
+
+from ._store import store_for
+from ._workers import JobRunner
+
+if TYPE_CHECKING:
+    import napari
+    from magicgui.widgets import Container
+
+__all__ = ["DockWidget"]
+
+
+class DockWidget(QWidget):
+    """A dock widget bound to one viewer, holding magicgui forms and job runners.
+
+    Subclasses add their forms with :meth:`add_form` (so layer lists follow the viewer)
+    and their Run/Stop strips with :meth:`add_runner` (so closing the dock stops the jobs).
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer the widget works on.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.store = store_for(viewer)
+        self._forms: list[Container] = []
+        self._runners: list[JobRunner] = []
+        self._listeners: list[tuple[Any, Any]] = []
+        self.setLayout(QVBoxLayout())
+
+    def add_form(self, form: Container, *, layout: Any = None) -> Container:
+        """Add a magicgui form to the widget and keep its layer choices up to date."""
+        self._forms.append(form)
+        (layout or self.layout()).addWidget(form.native)
+        return form
+
+    def add_runner(self, run_text: str, *, layout: Any = None) -> JobRunner:
+        """Add a Run/Stop strip with a progress bar; return it."""
+        runner = JobRunner(run_text)
+        self._runners.append(runner)
+        (layout or self.layout()).addWidget(runner)
+        return runner
+
+    def listen(self, signal: Any, slot: Any) -> None:
+        """Connect `slot` to a signal outside this widget; disconnected on shutdown."""
+        signal.connect(slot)
+        self._listeners.append((signal, slot))
+
+    def reset_choices(self, *_: Any) -> None:
+        """Refresh every layer list (napari calls this when layers change)."""
+        for form in self._forms:
+            form.reset_choices()
+
+    def shutdown(self) -> None:
+        """Stop running jobs and listening to others; called when the dock closes."""
+        for runner in self._runners:
+            runner.stop()
+        for signal, slot in self._listeners:
+            signal.disconnect(slot)
+        self._listeners.clear()
+
+    def event(self, event: QEvent) -> bool:
+        """Stop running jobs when napari takes the widget out of its dock."""
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None:
+            self.shutdown()
+        return super().event(event)
+
+    def closeEvent(self, event: Any) -> None:
+        """Stop running jobs when the widget is closed."""
+        self.shutdown()
+        super().closeEvent(event)

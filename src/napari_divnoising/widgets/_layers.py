@@ -1,0 +1,133 @@
+"""Reading data from layers (with readable errors) and pushing results back as layers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from napari_divnoising.core.validation import ImageError, as_image_stack
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Image, Layer
+
+__all__ = ["MARKER", "data_layer_choices", "layer_image", "push_image"]
+
+#: Metadata key that marks the layers this plugin made, so that re-running replaces them.
+MARKER = "napari_divnoising"
+
+
+def data_layer_choices(viewer: napari.viewer.Viewer) -> Callable[[Any], list[tuple[str, Any]]]:
+    """Return a magicgui `choices` callable listing the viewer's image and labels layers.
+
+    Labels layers are listed on purpose: intensity data opened as labels by some readers
+    then gets a message that says how to convert it, rather than silently not showing up.
+    """
+    from napari.layers import Image, Labels
+
+    def choices(_widget: Any = None) -> list[tuple[str, Any]]:
+        return [
+            (layer.name, layer) for layer in viewer.layers if isinstance(layer, Image | Labels)
+        ]
+
+    return choices
+
+
+def layer_image(layer: Layer | None, *, role: str, min_size: int = 1) -> np.ndarray:
+    """Return the pixel data of `layer` after the core's checks, or raise a readable error.
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer or None
+        The layer the user picked.
+    role : str
+        What the layer is for, in words ("noisy image", "ground truth").
+    min_size : int
+        Smallest allowed height and width.
+
+    Returns
+    -------
+    ndarray
+        The layer's data (level 0 of a multiscale image), unchanged.
+
+    Raises
+    ------
+    ImageError
+        For no layer, a labels or other non-image layer, an RGB layer, or data the core
+        refuses (see :func:`~napari_divnoising.core.validation.as_image_stack`).
+    """
+    from napari.layers import Image, Labels
+
+    if layer is None:
+        raise ImageError(f"No {role} layer chosen: open an image and pick it in the list")
+    if isinstance(layer, Labels):
+        raise ImageError(
+            f"'{layer.name}' is a Labels layer, but the {role} must be an intensity image. "
+            "If it holds camera intensities, right-click it and choose 'Convert to Image'"
+        )
+    if not isinstance(layer, Image):
+        raise ImageError(
+            f"'{layer.name}' is a {type(layer).__name__} layer; the {role} must be an image"
+        )
+    if layer.rgb:
+        raise ImageError(
+            f"'{layer.name}' is an RGB colour image; DivNoising needs single-channel camera "
+            "data. Right-click the layer and choose 'Split RGB', then pick one channel"
+        )
+    data = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+    as_image_stack(data, name=layer.name, min_size=min_size)
+    return data
+
+
+def push_image(
+    viewer: napari.viewer.Viewer,
+    data: np.ndarray,
+    *,
+    name: str,
+    source: Image | None = None,
+    leading_axes: int = 0,
+    **kwargs: Any,
+) -> Image:
+    """Add `data` as an image layer, replacing this plugin's earlier layer of that name.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        Where to add the layer.
+    data : ndarray
+        The pixels.
+    name : str
+        Layer name; an earlier layer of this name made by the plugin is replaced in place
+        (same position in the layer list), a user's layer of that name is left alone.
+    source : napari.layers.Image, optional
+        The input layer: its scale and translate are carried over (with `leading_axes`
+        extra axes of scale 1 in front), and its contrast limits unless given.
+    leading_axes : int
+        Axes in `data` before the source's axes (the sample axis of raw samples).
+    **kwargs
+        More keyword arguments for :meth:`napari.Viewer.add_image` (colormap, ...).
+
+    Returns
+    -------
+    napari.layers.Image
+        The new layer.
+    """
+    if source is not None:
+        kwargs.setdefault("scale", (1.0,) * leading_axes + tuple(source.scale))
+        kwargs.setdefault("translate", (0.0,) * leading_axes + tuple(source.translate))
+        if not source.rgb:
+            kwargs.setdefault("contrast_limits", tuple(source.contrast_limits))
+    old = next(
+        (layer for layer in viewer.layers if layer.name == name and MARKER in layer.metadata),
+        None,
+    )
+    index = viewer.layers.index(old) if old is not None else None
+    if old is not None:
+        kwargs.setdefault("visible", old.visible)
+        viewer.layers.remove(old)
+    layer = viewer.add_image(data, name=name, metadata={MARKER: True}, **kwargs)
+    if index is not None:
+        viewer.layers.move(viewer.layers.index(layer), index)
+    return layer

@@ -1,0 +1,283 @@
+"""Run one core generator at a time in a napari thread worker, with Run/Stop and progress.
+
+:class:`JobRunner` is the strip at the bottom of every dock widget: a Run button, a Stop
+button, a progress bar and a status line with the elapsed time and an estimate of the
+time left. The generator runs in a napari thread worker; Stop asks it to quit at its next
+yield. Errors become napari notifications that say what to do, and the buttons come back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import time
+import warnings
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from napari_divnoising.core.events import Progress
+
+__all__ = [
+    "JobRunner",
+    "describe_error",
+    "format_seconds",
+    "guarded",
+    "notify_error",
+    "relay_warnings",
+]
+
+_LOG = logging.getLogger(__name__)
+
+
+def format_seconds(seconds: float) -> str:
+    """Format a duration as ``m:ss`` (or ``h:mm:ss``)."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def describe_error(error: BaseException) -> str:
+    """Turn an exception from the core into a notification that says what to do.
+
+    Parameters
+    ----------
+    error : BaseException
+        The exception a worker raised.
+
+    Returns
+    -------
+    str
+        One or two sentences for the user.
+    """
+    text = str(error)
+    if isinstance(error, MemoryError) or "out of memory" in text.lower():
+        return (
+            "Out of memory. Use a smaller tile size (sampling) or a smaller batch or patch "
+            f"size (training), or close other programs. ({type(error).__name__}: {text})"
+        )
+    if isinstance(error, (ValueError, OSError)):
+        # The core's errors already say what is wrong and what is allowed.
+        return text
+    return (
+        f"{type(error).__name__}: {text}. This looks like a bug in napari-divnoising; "
+        "the full traceback is in the log. Your layers are unchanged."
+    )
+
+
+def notify_error(error: BaseException) -> None:
+    """Log `error` and show it as a napari notification (call on the main thread)."""
+    from napari.utils.notifications import show_error
+
+    if isinstance(error, ValueError):
+        # A refused input, fully described by its message: no traceback to keep alive.
+        _LOG.warning("napari-divnoising: %s", error)
+    else:
+        _LOG.error("napari-divnoising: %s", error, exc_info=error)
+    show_error(describe_error(error))
+
+
+@contextlib.contextmanager
+def relay_warnings() -> Iterator[None]:
+    """Show the warnings raised inside the block as napari notifications.
+
+    Used around the core calls made on the main thread before a worker starts (the
+    worker relays its own warnings), so that a warning never aborts the handler.
+    """
+    from napari.utils.notifications import show_warning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        show_warning(str(warning.message))
+
+
+def guarded(handler: Callable[[Any], Any]) -> Callable[..., None]:
+    """Wrap a widget method so that any error becomes a notification, never a crash.
+
+    Validation errors raised before a worker starts land here: the user sees what to
+    change, and the widget stays as it was. Arguments that Qt signals pass (``checked``)
+    are ignored.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(self: Any, *_: Any) -> None:
+        try:
+            handler(self)
+        except Exception as error:  # everything reaches the user, nothing crashes napari
+            notify_error(error)
+
+    return wrapper
+
+
+def _quit_held_worker(holder: dict[str, Any], *_: Any) -> None:
+    if holder["worker"] is not None:
+        holder["worker"].quit()
+
+
+class JobRunner(QWidget):
+    """Run/Stop buttons, a progress bar and a status line for one job at a time.
+
+    Parameters
+    ----------
+    run_text : str
+        Label of the Run button ("Fit", "Train", ...).
+    parent : QWidget, optional
+        Parent widget.
+    """
+
+    #: Emitted on the main thread when a job has ended (returned, aborted or errored).
+    job_finished = Signal()
+
+    def __init__(self, run_text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run_button = QPushButton(run_text)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status)
+        self.worker: Any = None
+        self._stage = ""
+        self._stage_start = 0.0
+        self._start = 0.0
+        self._callbacks: tuple[Any, Any, Any] = (None, None, None)
+        # Outlives the C++ widget: when the widget is destroyed, its worker is told to quit.
+        self._holder: dict[str, Any] = {"worker": None}
+        self.destroyed.connect(functools.partial(_quit_held_worker, self._holder))
+
+    @property
+    def running(self) -> bool:
+        """Whether a job is running now."""
+        return self.worker is not None
+
+    def start(
+        self,
+        job: Generator[Any, None, Any],
+        *,
+        on_event: Callable[[Any], None] | None = None,
+        on_returned: Callable[[Any], None] | None = None,
+        on_aborted: Callable[[], None] | None = None,
+    ) -> Any:
+        """Run `job` in a thread worker; return the worker.
+
+        Parameters
+        ----------
+        job : Generator
+            A core generator (already created, already validated).
+        on_event : callable, optional
+            Called on the main thread with every yielded event, after the progress bar
+            has been updated for :class:`~napari_divnoising.core.events.Progress` events.
+        on_returned : callable, optional
+            Called on the main thread with the generator's return value.
+        on_aborted : callable, optional
+            Called on the main thread after Stop took effect.
+        """
+        from napari.qt.threading import create_worker
+        from superqt.utils import GeneratorWorker
+
+        if self.running:
+            raise RuntimeError("a job is already running; stop it first")
+        self._start = self._stage_start = time.monotonic()
+        self._stage = ""
+        self.set_progress(0.0, "starting…")
+
+        def job_function() -> Generator[Any, None, Any]:
+            return (yield from job)
+
+        # superqt's plain GeneratorWorker and _ignore_errors: napari's subclass would post
+        # the raw traceback as a notification and superqt would re-raise it on the main
+        # thread, beside the readable notification from `notify_error`.
+        worker = create_worker(
+            job_function, _worker_class=GeneratorWorker, _ignore_errors=True, _start_thread=False
+        )
+        self._callbacks = (on_event, on_returned, on_aborted)
+        # Only bound methods of this QObject: Qt drops these connections when the widget
+        # is deleted (dock or viewer closed), so a finishing worker never calls into it.
+        worker.yielded.connect(self._on_yielded)
+        worker.returned.connect(self._on_returned)
+        worker.aborted.connect(self._on_aborted)
+        worker.errored.connect(self._on_errored)
+        worker.warned.connect(self._on_warned)
+        worker.finished.connect(self._on_finished)
+        self.worker = self._holder["worker"] = worker
+        self.run_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        worker.start()
+        return worker
+
+    def stop(self) -> None:
+        """Ask the running job to stop at its next step (no-op when idle)."""
+        if self.worker is not None:
+            self.stop_button.setEnabled(False)
+            self.status.setText(f"{self.status.text()} — stopping…")
+            self.worker.quit()
+
+    def set_progress(self, fraction: float | None, text: str) -> None:
+        """Show `fraction` (None: busy indicator) and `text` with elapsed time and ETA."""
+        now = time.monotonic()
+        if fraction is None:
+            self.progress_bar.setRange(0, 0)
+            eta = ""
+        else:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+            stage_elapsed = now - self._stage_start
+            eta = (
+                f" · ~{format_seconds(stage_elapsed * (1 - fraction) / fraction)} left"
+                if 0.0 < fraction < 1.0 and stage_elapsed > 1.0
+                else ""
+            )
+        self.status.setText(f"{text} · {format_seconds(now - self._start)} elapsed{eta}")
+
+    def _on_returned(self, result: Any) -> None:
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(1000)
+        if self._callbacks[1] is not None:
+            self._callbacks[1](result)
+
+    def _on_aborted(self) -> None:
+        if self._callbacks[2] is not None:
+            self._callbacks[2]()
+
+    def _on_yielded(self, event: Any) -> None:
+        if isinstance(event, Progress):
+            if event.stage != self._stage:
+                self._stage, self._stage_start = event.stage, time.monotonic()
+            loss = f" · loss {event.loss:.4g}" if event.loss is not None else ""
+            self.set_progress(event.fraction, f"{event.stage}: {event.step}/{event.total}{loss}")
+        if self._callbacks[0] is not None:
+            self._callbacks[0](event)
+
+    def _on_errored(self, error: BaseException) -> None:
+        notify_error(error)
+        self.status.setText(f"Failed: {describe_error(error)}")
+
+    def _on_warned(self, warning_args: tuple) -> None:
+        from napari.utils.notifications import show_warning
+
+        show_warning(str(warning_args[0]))
+
+    def _on_finished(self) -> None:
+        self.worker = self._holder["worker"] = None
+        self._callbacks = (None, None, None)
+        self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.progress_bar.setRange(0, 1000)
+        self.job_finished.emit()

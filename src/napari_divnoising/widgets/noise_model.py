@@ -1,0 +1,144 @@
+"""Noise-model dock widget: fit (calibration or bootstrap) or load p(x|s), look at it, save it."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from magicgui.widgets import Container, FileEdit, PushButton
+from superqt import QCollapsible
+
+from napari_divnoising.core.events import Progress
+
+from ._base import DockWidget
+from ._noise_model_form import (
+    LOAD,
+    NoiseModelForm,
+)
+from ._noise_model_plot import DataEstimate, NoiseModelPlot, estimate_from_pairs
+from ._workers import guarded, relay_warnings
+
+if TYPE_CHECKING:
+    import napari
+
+    from napari_divnoising.core.calibration import NoisePairs
+    from napari_divnoising.core.noise_models import NoiseModel
+
+__all__ = ["FitResult", "NoiseModelWidget", "iter_fit_from_pairs"]
+
+SUFFIX = {"gmm": ".npz", "histogram": ".npy"}
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted noise model and the data's own estimate of its noise, for the plots."""
+
+    noise_model: NoiseModel
+    data: DataEstimate
+
+
+def iter_fit_from_pairs(
+    pairs: NoisePairs | Generator[Progress, None, NoisePairs], **settings: Any
+) -> Generator[Progress, None, FitResult]:
+    """Fit a noise model to `pairs` (or to the pairs a generator returns), with progress.
+
+    Given pairs, the settings are checked now, before the generator is first advanced.
+    """
+    from napari_divnoising.core.noise_models import iter_fit_noise_model
+
+    fit = (
+        None
+        if isinstance(pairs, Generator)
+        else iter_fit_noise_model(pairs.signal, pairs.observation, **settings)
+    )
+    return _fit_job(pairs, fit, settings)
+
+
+def _fit_job(
+    pairs: Any, fit: Any, settings: dict[str, Any]
+) -> Generator[Progress, None, FitResult]:
+    from napari_divnoising.core.noise_models import iter_fit_noise_model
+
+    if fit is None:
+        pairs = yield from pairs
+        fit = iter_fit_noise_model(pairs.signal, pairs.observation, **settings)
+    model = yield from fit
+    yield Progress("comparing the model with the data", 0, 1)
+    return FitResult(model, estimate_from_pairs(pairs.signal, pairs.observation))
+
+
+class NoiseModelWidget(DockWidget):
+    """Make the camera noise model p(x|s) and offer it to the training widget.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers hold calibration frames or noisy images.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(viewer)
+        self.form = NoiseModelForm(viewer)
+        self.add_form(self.form.main)
+        advanced = QCollapsible("Advanced settings")
+        self.add_form(self.form.advanced, layout=advanced)
+        self.layout().addWidget(advanced)
+        self.runner = self.add_runner("Fit")
+        self.runner.run_button.clicked.connect(self._run)
+        self.form.source.changed.connect(self._update_run_text)
+        self.plot = NoiseModelPlot()
+        self.layout().addWidget(self.plot)
+        self.save_path = FileEdit(label="save to", mode="w", filter="*.npz *.npy")
+        self.save_button = PushButton(text="Save noise model")
+        self.save_button.changed.connect(self._save)
+        self.add_form(Container(widgets=[self.save_path, self.save_button]))
+        self.layout().addStretch(1)
+        self.listen(self.store.noise_model_changed, self._show_stored)
+        if self.store.noise_model is not None:
+            self.plot.show_model(self.store.noise_model)
+
+    def _update_run_text(self) -> None:
+        self.runner.run_button.setText("Load" if self.form.source.value == LOAD else "Fit")
+
+    @guarded
+    def _run(self) -> None:
+        form, source = self.form, self.form.source.value
+        if source == LOAD:
+            self._load(Path(form.model_file.value))
+            return
+        settings = form.fit_settings()
+        with relay_warnings():  # e.g. calibration frames that drift
+            pairs, label = form.noise_pairs()
+            job = iter_fit_from_pairs(pairs, **settings)
+        self.runner.start(job, on_returned=lambda result: self._fitted(result, label))
+
+    def _fitted(self, result: FitResult, label: str) -> None:
+        self.plot.show_model(result.noise_model, result.data)
+        self.store.set_noise_model(result.noise_model, label=label)
+        self.runner.status.setText(f"Fitted: {label}. The training widget can use it now.")
+
+    def _load(self, path: Path) -> None:
+        from napari_divnoising.core.noise_models import load_noise_model
+
+        self.store.set_noise_model(load_noise_model(path), label=f"loaded from {path.name}")
+        self.runner.status.setText(f"Loaded {path.name}. The training widget can use it now.")
+
+    def _show_stored(self, noise_model: NoiseModel | None) -> None:
+        # A model fitted here is drawn with its data by `_fitted`; others (loaded here or
+        # elsewhere) are drawn alone.
+        if noise_model is not None and noise_model is not self.plot.noise_model:
+            self.plot.show_model(noise_model)
+
+    @guarded
+    def _save(self) -> None:
+        from napari.utils.notifications import show_info
+
+        model = self.store.noise_model
+        if model is None:
+            raise ValueError("No noise model to save yet: fit or load one first")
+        path = Path(self.save_path.value)
+        if path.suffix == "":
+            path = path.with_suffix(SUFFIX.get(model.kind, ".npz"))
+        show_info(f"Saved the noise model to {model.save(path)}")

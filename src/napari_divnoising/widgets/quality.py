@@ -1,0 +1,159 @@
+"""Quality-control dock widget: SSIM and RSE maps, a score table, and a model's loss curves."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FileEdit, PushButton
+from qtpy.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem
+
+from napari_divnoising.core.events import Progress
+from napari_divnoising.core.metrics import (
+    QualityScores,
+    nrmse,
+    psnr,
+    quality_scores,
+    rse_map,
+    structural_similarity,
+)
+from napari_divnoising.core.validation import check_same_shape
+
+from ._base import DockWidget
+from ._layers import data_layer_choices, layer_image, push_image
+from ._loss_plot import LossPlot
+from ._workers import guarded
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["QualityControlWidget", "QualityResult", "iter_quality_control"]
+
+_ROWS = ("SSIM", "NRMSE", "PSNR (dB)")
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """What the quality-control job returns."""
+
+    ssim_map: np.ndarray
+    rse_map: np.ndarray
+    prediction: QualityScores
+    noisy: QualityScores | None
+
+
+def iter_quality_control(
+    prediction: np.ndarray, ground_truth: np.ndarray, noisy: np.ndarray | None = None
+) -> Generator[Progress, None, QualityResult]:
+    """Score `prediction` (and optionally `noisy`) against `ground_truth`, with progress."""
+    total = 4 if noisy is not None else 3
+    stage = "quality control"
+    yield Progress(stage, 0, total)
+    ssim = structural_similarity(prediction, ground_truth)
+    yield Progress(stage, 1, total)
+    rse = rse_map(prediction, ground_truth)
+    yield Progress(stage, 2, total)
+    scores = QualityScores(
+        psnr=psnr(prediction, ground_truth), ssim=ssim.mean, nrmse=nrmse(prediction, ground_truth)
+    )
+    yield Progress(stage, 3, total)
+    noisy_scores = quality_scores(noisy, ground_truth) if noisy is not None else None
+    if noisy is not None:
+        yield Progress(stage, 4, total)
+    return QualityResult(ssim_map=ssim.map, rse_map=rse, prediction=scores, noisy=noisy_scores)
+
+
+class QualityControlWidget(DockWidget):
+    """Compare a prediction with a ground truth; show a trained model's loss curves.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers are scored.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(viewer)
+        choices = data_layer_choices(viewer)
+        self.prediction = ComboBox(label="prediction", choices=choices)
+        self.ground_truth = ComboBox(label="ground truth", choices=choices)
+        self.noisy = ComboBox(label="noisy input", choices=choices, nullable=True, value=None)
+        self.noisy.tooltip = "Optional: score the noisy input too, beside the prediction"
+        self.add_form(Container(widgets=[self.prediction, self.ground_truth, self.noisy]))
+        self.runner = self.add_runner("Evaluate")
+        self.runner.run_button.clicked.connect(self._evaluate)
+        self.table = QTableWidget(len(_ROWS), 2)
+        self.table.setHorizontalHeaderLabels(["noisy input", "prediction"])
+        self.table.setVerticalHeaderLabels(list(_ROWS))
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setFixedHeight(30 * (len(_ROWS) + 1))
+        self.layout().addWidget(self.table)
+        self.layout().addWidget(QLabel("Loss curves of a trained model"))
+        self.model_file = FileEdit(label="model file", mode="r", filter="*.divnoising *.zip")
+        self.show_curves = PushButton(text="Show loss curves")
+        self.show_curves.changed.connect(self._load_model_curves)
+        self.add_form(Container(widgets=[self.model_file, self.show_curves]))
+        self.loss_plot = LossPlot()
+        self.layout().addWidget(self.loss_plot)
+        self.layout().addStretch(1)
+        self.listen(self.store.model_changed, self._show_model_curves)
+        if self.store.model is not None:
+            self._show_model_curves(self.store.model)
+
+    @guarded
+    def _evaluate(self) -> None:
+        prediction = layer_image(self.prediction.value, role="prediction", min_size=11)
+        ground_truth = layer_image(self.ground_truth.value, role="ground truth", min_size=11)
+        if ground_truth.ndim < prediction.ndim and ground_truth.shape == prediction.shape[-2:]:
+            # One clean image of a scene imaged several times: compare it with every frame.
+            ground_truth = np.broadcast_to(ground_truth, prediction.shape)
+        check_same_shape(prediction, ground_truth, names=("prediction", "ground truth"))
+        noisy = None
+        if self.noisy.value is not None:
+            noisy = layer_image(self.noisy.value, role="noisy input", min_size=11)
+            check_same_shape(noisy, prediction, names=("noisy input", "prediction"))
+        job = iter_quality_control(prediction, ground_truth, noisy)
+        source = self.prediction.value
+        self.runner.start(job, on_returned=lambda result: self._show_result(result, source))
+
+    def _show_result(self, result: QualityResult, source: Any) -> None:
+        name = source.name
+        push_image(
+            self.viewer,
+            result.ssim_map,
+            name=f"{name}_ssim_map",
+            source=source,
+            colormap="viridis",
+            contrast_limits=(0.0, 1.0),
+        )
+        high = float(np.percentile(result.rse_map, 99.5)) or 1.0
+        push_image(
+            self.viewer,
+            result.rse_map,
+            name=f"{name}_rse_map",
+            source=source,
+            colormap="inferno",
+            contrast_limits=(0.0, high),
+        )
+        for column, scores in enumerate((result.noisy, result.prediction)):
+            values = (
+                ("", "", "")
+                if scores is None
+                else (f"{scores.ssim:.4f}", f"{scores.nrmse:.4f}", f"{scores.psnr:.2f}")
+            )
+            for row, text in enumerate(values):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.runner.status.setText(
+            f"SSIM {result.prediction.ssim:.4f} · PSNR {result.prediction.psnr:.2f} dB"
+        )
+
+    @guarded
+    def _load_model_curves(self) -> None:
+        from napari_divnoising.core.bundle import load_model
+
+        self._show_model_curves(load_model(self.model_file.value))
+
+    def _show_model_curves(self, model: object) -> None:
+        self.loss_plot.set_history(getattr(model, "history", None) or [])

@@ -1,0 +1,166 @@
+"""Sampling dock widget: posterior samples, MMSE, MAP and uncertainty as layers; TIFF export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton, SpinBox
+from qtpy.QtWidgets import QLabel
+
+from ._base import DockWidget
+from ._layers import data_layer_choices, layer_image, push_image
+from ._model_files import ModelFiles
+from ._workers import guarded, relay_warnings
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["SamplingWidget"]
+
+#: Output name suffix -> Prediction attribute, in the order layers are added.
+OUTPUTS = ("mmse", "map", "uncertainty", "samples")
+
+
+class SamplingWidget(DockWidget):
+    """Denoise an image layer with the current model; results become layers.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers are denoised.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(viewer)
+        self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
+        self.layout().addWidget(self.model_label)
+        self.model_files = ModelFiles(self.store)
+        self.add_form(self.model_files.container)
+        self.image = ComboBox(label="image", choices=data_layer_choices(viewer))
+        self.n_samples = SpinBox(
+            label="samples",
+            value=100,
+            min=1,
+            max=100_000,
+            tooltip="Posterior samples drawn per image; MMSE and uncertainty are over them",
+        )
+        self.mmse = CheckBox(text="MMSE (mean of the samples)", value=True)
+        self.map = CheckBox(text="MAP (mode of the samples; slower)", value=False)
+        self.uncertainty = CheckBox(text="uncertainty (per-pixel std)", value=True)
+        self.keep_samples = SpinBox(
+            label="raw samples to keep",
+            value=10,
+            min=0,
+            max=100_000,
+            tooltip="Raw samples added as a layer (sample axis first); 0 keeps none",
+        )
+        self.tta = CheckBox(text="test-time augmentation (8 flips/rotations, 8× slower)")
+        self.tile_size = SpinBox(
+            label="tile size",
+            value=0,
+            min=0,
+            max=65_536,
+            step=32,
+            tooltip="Largest side of the tiles processed at once; lower it if memory runs "
+            "out (0: chosen from the memory available)",
+        )
+        self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
+        self.add_form(
+            Container(
+                widgets=[
+                    self.image,
+                    self.n_samples,
+                    self.mmse,
+                    self.map,
+                    self.uncertainty,
+                    self.keep_samples,
+                    self.tta,
+                    self.tile_size,
+                    self.seed,
+                ]
+            )
+        )
+        self.runner = self.add_runner("Sample")
+        self.runner.run_button.clicked.connect(self._sample)
+        self.export_folder = FileEdit(label="export to", mode="d")
+        self.export_button = PushButton(text="Export results as TIFF")
+        self.export_button.changed.connect(self._export)
+        self.add_form(Container(widgets=[self.export_folder, self.export_button]))
+        self.layout().addStretch(1)
+        self.results: dict[str, np.ndarray] = {}
+        self.results_source = ""
+        self.listen(self.store.model_changed, self._show_model)
+        self._show_model()
+
+    def _show_model(self, *_: Any) -> None:
+        self.model_label.setText(
+            f"model: {self.store.model_label or 'none yet — train or load one'}"
+        )
+
+    @guarded
+    def _sample(self) -> None:
+        from napari_divnoising.core.inference import iter_sample_posterior
+
+        model = self.store.model
+        if model is None:
+            raise ValueError(
+                "No trained model: train one in the 'Training' widget or load a model file"
+            )
+        layer = self.image.value
+        data = layer_image(layer, role="noisy image")
+        with relay_warnings():  # e.g. intensities outside the noise model's range
+            job = iter_sample_posterior(
+                data,
+                model,
+                n_samples=self.n_samples.value,
+                keep_samples=min(self.keep_samples.value, self.n_samples.value),
+                map_estimate=self.map.value,
+                uncertainty=self.uncertainty.value,
+                tta=self.tta.value,
+                tile_size=self.tile_size.value or None,
+                seed=self.seed.value,
+            )
+        self.runner.start(job, on_returned=lambda prediction: self._show(layer, prediction))
+
+    def _show(self, layer: Any, prediction: Any) -> None:
+        self.results, self.results_source = {}, layer.name
+        wanted = {"mmse": self.mmse.value, "map": True, "uncertainty": True, "samples": True}
+        for output in OUTPUTS:
+            data = getattr(prediction, output, None)
+            if data is None or not wanted[output] or np.size(data) == 0:
+                continue
+            data = np.asarray(data, dtype=np.float32)
+            self.results[output] = data
+            options: dict[str, Any] = {}
+            if output == "uncertainty":
+                high = float(np.percentile(data, 99.9)) or 1.0
+                options = {"colormap": "magma", "contrast_limits": (0.0, high)}
+            push_image(
+                self.viewer,
+                data,
+                name=f"{layer.name}_{output}",
+                source=layer,
+                leading_axes=1 if output == "samples" else 0,
+                **options,
+            )
+        self.runner.status.setText(f"done: {', '.join(self.results)} of '{layer.name}'")
+
+    @guarded
+    def _export(self) -> None:
+        from napari.utils.notifications import show_info
+
+        from napari_divnoising.core.io import write_tiff
+
+        if not self.results:
+            raise ValueError("Nothing to export yet: run the sampling first")
+        folder = Path(self.export_folder.value)
+        if not folder.is_dir():
+            raise ValueError(f"Export folder {str(folder)!r} does not exist; choose a folder")
+        for output, data in self.results.items():
+            # A metadata dict makes tifffile record the shape (the sample axis survives).
+            description = {"source": self.results_source, "output": output}
+            write_tiff(folder / f"{self.results_source}_{output}.tif", data, metadata=description)
+        show_info(f"Wrote {len(self.results)} TIFF file(s) to {folder}")

@@ -1,0 +1,202 @@
+"""Training dock widget: train a DivNoising VAE with a live loss plot; save, load, continue."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from magicgui.widgets import PushButton
+from qtpy.QtWidgets import QLabel
+from superqt import QCollapsible
+
+from napari_divnoising.core.training_events import (
+    CollapseRestart,
+    EpochDone,
+    StepDone,
+    StoppedEarly,
+    TrainingStarted,
+)
+
+from ._base import DockWidget
+from ._loss_plot import LossPlot
+from ._model_files import ModelFiles
+from ._training_form import FROM_WIDGET, GAUSSIAN, TrainingForm
+from ._workers import guarded, relay_warnings
+
+if TYPE_CHECKING:
+    import napari
+
+    from napari_divnoising.core.training import Trainer
+
+__all__ = ["TrainingWidget"]
+
+
+def _best_epoch(history: list[dict[str, Any]]) -> str:
+    best = min(history, key=lambda entry: entry["val_loss"], default=None)
+    if best is None:
+        return "No epoch finished."
+    return (
+        f"{len(history)} epoch(s); kept epoch {best['epoch']} "
+        f"(validation loss {best['val_loss']:.4g})."
+    )
+
+
+class TrainingWidget(DockWidget):
+    """Train on image layers or a folder; Stop keeps the best model so far.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers are trained on.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(viewer)
+        self.form = TrainingForm(viewer)
+        self.add_form(self.form.main)
+        advanced = QCollapsible("Advanced settings")
+        self.add_form(self.form.advanced, layout=advanced)
+        self.layout().addWidget(advanced)
+        self.noise_model_label = QLabel()
+        self.layout().addWidget(self.noise_model_label)
+        self.runner = self.add_runner("Train")
+        self.runner.run_button.clicked.connect(self._train)
+        self.continue_button = PushButton(text="Continue training the current model")
+        self.continue_button.changed.connect(self._continue)
+        self.device_label = QLabel("")
+        self.device_label.setWordWrap(True)
+        self.layout().addWidget(self.device_label)
+        self.loss_plot = LossPlot()
+        self.layout().addWidget(self.loss_plot)
+        self.model_label = QLabel("model: none yet")
+        self.layout().addWidget(self.model_label)
+        self.model_files = ModelFiles(self.store, save=True)
+        self.model_files.container.insert(0, self.continue_button)
+        self.add_form(self.model_files.container)
+        self.layout().addStretch(1)
+        self.trainer: Trainer | None = None
+        self.listen(self.store.noise_model_changed, self._show_noise_model)
+        self.listen(self.store.model_changed, self._show_model)
+        self.runner.job_finished.connect(self._set_idle)
+        self._show_noise_model()
+        self._show_model()
+
+    # -- starting ---------------------------------------------------------------------
+    @guarded
+    def _train(self) -> None:
+        self._start(initial_model=None)
+
+    @guarded
+    def _continue(self) -> None:
+        if self.store.model is None:
+            raise ValueError("No model to continue: train one or load a saved model first")
+        self._start(initial_model=self.store.model)
+
+    def _likelihood(self) -> dict[str, Any]:
+        source = self.form.noise_model_source.value
+        if source == GAUSSIAN:
+            return {"gaussian_sigma": self.form.gaussian_sigma.value}
+        if source == FROM_WIDGET:
+            if self.store.noise_model is None:
+                raise ValueError(
+                    "No noise model yet: fit or load one in the 'Noise model' widget, choose "
+                    "a noise model file, or pick 'none (Gaussian)'"
+                )
+            return {"noise_model": self.store.noise_model}
+        from napari_divnoising.core.noise_models import load_noise_model
+
+        return {"noise_model": load_noise_model(self.form.noise_model_file.value)}
+
+    def _start(self, *, initial_model: Any) -> None:
+        from napari_divnoising.core.training import Trainer
+
+        images = self.form.images()
+        likelihood = {} if initial_model is not None else self._likelihood()
+        with relay_warnings():
+            self.trainer = Trainer(
+                images,
+                **likelihood,
+                config=self.form.training_config(),
+                network_config=self.form.network_config(),
+                device=self.form.device.value,
+                initial_model=initial_model,
+            )
+        self.loss_plot.set_history(self.trainer.history)
+        self._first_epoch, self._started = len(self.trainer.history) + 1, time.monotonic()
+        self._stop_reason = ""
+        self.continue_button.enabled = False
+        self.runner.start(
+            self.trainer.run(),
+            on_event=self._on_event,
+            on_returned=self._on_returned,
+            on_aborted=self._on_aborted,
+        )
+
+    # -- while running ------------------------------------------------------------------
+    def _on_event(self, event: object) -> None:
+        config = self.trainer.config if self.trainer is not None else None
+        if isinstance(event, TrainingStarted):
+            self.device_label.setText(
+                f"Training on {event.device} · {event.n_train_planes} training / "
+                f"{event.n_validation_planes} validation plane(s) · {event.steps_per_epoch} "
+                f"steps of {event.batch_size}×{event.patch_size}² per epoch"
+                + (
+                    " · nothing could be held out: validation reuses the training data"
+                    if event.validation_is_training
+                    else ""
+                )
+            )
+        elif isinstance(event, StepDone) and config is not None:
+            done = (event.epoch - self._first_epoch) * event.steps_per_epoch + event.step
+            fraction = done / (config.max_epochs * event.steps_per_epoch)
+            if config.time_budget_minutes:
+                elapsed = time.monotonic() - self._started
+                fraction = max(fraction, elapsed / (60 * config.time_budget_minutes))
+            self.runner.set_progress(
+                fraction,
+                f"epoch {event.epoch} · step {event.step}/{event.steps_per_epoch} · "
+                f"loss {event.loss:.4g}",
+            )
+        elif isinstance(event, EpochDone):
+            self.loss_plot.add_point(event.epoch, event.train_loss, event.val_loss)
+        elif isinstance(event, CollapseRestart):
+            from napari.utils.notifications import show_info
+
+            show_info(event.message)
+        elif isinstance(event, StoppedEarly):
+            self._stop_reason = f"Stopped early: {event.reason}. "
+            if event.kind in ("non_finite", "collapse"):  # worth a look, not just a status
+                from napari.utils.notifications import show_warning
+
+                show_warning(f"Training {event.reason}; the best model so far is kept")
+
+    def _on_returned(self, model: Any) -> None:
+        self.store.set_model(model, label="trained in this session")
+        self.runner.status.setText(f"{self._stop_reason or 'Done. '}{_best_epoch(model.history)}")
+
+    def _on_aborted(self) -> None:
+        from napari.utils.notifications import show_warning
+
+        from napari_divnoising.core.training import TrainingError
+
+        try:
+            model = self.trainer.best_model()  # type: ignore[union-attr]
+        except TrainingError as error:
+            show_warning(f"Training stopped before the first epoch ended: {error}")
+            return
+        self.store.set_model(model, label="stopped early (best epoch kept)")
+        self.runner.status.setText(f"Stopped. {_best_epoch(model.history)}")
+
+    def _set_idle(self) -> None:
+        self.continue_button.enabled = True
+
+    # -- what the other widgets offer ---------------------------------------------------
+    def _show_noise_model(self, *_: Any) -> None:
+        label = self.store.noise_model_label or "none yet"
+        self.noise_model_label.setText(f"noise model from the widget: {label}")
+
+    def _show_model(self, *_: Any) -> None:
+        model = self.store.model
+        self.model_label.setText(f"model: {self.store.model_label or 'none yet'}")
+        if model is not None and not self.runner.running:
+            self.loss_plot.set_history(model.history)

@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+
+from napari_divnoising.widgets._noise_model_form import BOOTSTRAP, CALIBRATION_FILES, LOAD
+from napari_divnoising.widgets.noise_model import NoiseModelWidget
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def widget(viewer, sample):
+    viewer.add_image(sample.calibration, name="calibration")
+    viewer.add_image(sample.noisy, name="noisy")
+    widget = NoiseModelWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.form.layer.value = viewer.layers["calibration"]
+    widget.form.n_iterations.value = 5
+    return widget
+
+
+def test_fit_from_calibration_layer_plots_and_offers_the_model(widget, qtbot, sample):
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+
+    model = widget.store.noise_model
+    assert model is not None
+    assert "calibration" in widget.store.noise_model_label
+    assert widget.plot.noise_model is model
+    levels = [float(v) for v in widget.plot.levels.text().split(",")]
+    assert len(levels) == 4
+    # one density curve and one data histogram per level, model and data in the variance plot
+    assert len(widget.plot.density_plot.listDataItems()) >= 4
+    assert len(widget.plot.variance_plot.listDataItems()) == 2
+    # the data's own variance estimate is that of the simulated camera, within 25 %
+    data = widget.plot.data
+    expected = sample.camera.variance(data.bin_signal)
+    assert np.median(np.abs(data.bin_variance / expected - 1)) < 0.25
+
+    widget.plot.levels.setText("200, 400")
+    widget.plot.levels.editingFinished.emit()
+    assert len(widget.plot.density_plot.listDataItems()) >= 2
+
+
+def test_histogram_and_bootstrap(widget, viewer, qtbot):
+    viewer.add_image(viewer.layers["noisy"].data[0], name="one frame")
+    widget.form.source.value = BOOTSTRAP
+    widget.form.layer.value = viewer.layers["one frame"]
+    widget.form.kind.value = "histogram"
+    assert not widget.form.bins.native.isHidden()
+    assert widget.form.n_gaussian.native.isHidden()
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner, timeout=60_000)
+    assert widget.store.noise_model.kind == "histogram"
+    assert "bootstrapped from 'one frame'" in widget.store.noise_model_label
+
+
+def test_save_then_load_a_noise_model(widget, qtbot, tmp_path):
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    fitted = widget.store.noise_model
+    widget.save_path.value = tmp_path / "camera"
+    widget.save_button.changed.emit(True)
+    assert (tmp_path / "camera.npz").is_file()
+
+    widget.form.source.value = LOAD
+    assert widget.runner.run_button.text() == "Load"
+    widget.form.model_file.value = tmp_path / "camera.npz"
+    widget.runner.run_button.click()
+    loaded = widget.store.noise_model
+    assert loaded is not fitted
+    signal = np.linspace(fitted.min_signal, fitted.max_signal, 5)
+    np.testing.assert_allclose(loaded.variance(signal), fitted.variance(signal), rtol=1e-5)
+
+
+def test_calibration_files(widget, qtbot, tmp_path, sample):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "stack.tif", sample.calibration)
+    widget.form.source.value = CALIBRATION_FILES
+    widget.form.files.value = [tmp_path / "stack.tif"]
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    assert "1 file(s)" in widget.store.noise_model_label
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "message"),
+    [
+        (np.zeros((64, 64, 3), np.uint8), {"rgb": True}, "RGB"),
+        (np.ones((3, 64, 64), np.uint16) * np.arange(64, dtype=np.uint16), {}, "at least 10"),
+    ],
+    ids=["rgb", "too-few-frames"],
+)
+def test_bad_calibration_layer_is_a_notification(
+    widget, viewer, notifications, data, options, message
+):
+    viewer.add_image(data, name="bad", **options)
+    widget.form.layer.value = viewer.layers["bad"]
+    widget.runner.run_button.click()
+    assert not widget.runner.running
+    assert any(message in str(n.message) for n in notifications)
+    assert widget.store.noise_model is None
+
+
+def test_labels_layer_is_a_notification(widget, viewer, notifications):
+    viewer.add_labels(np.zeros((12, 64, 64), np.uint8), name="mask")
+    widget.form.layer.value = viewer.layers["mask"]
+    widget.runner.run_button.click()
+    assert any("Labels layer" in str(n.message) for n in notifications)
+
+
+def test_saving_without_a_model_is_a_notification(widget, notifications, tmp_path):
+    widget.save_path.value = tmp_path / "camera.npz"
+    widget.save_button.changed.emit(True)
+    assert any("No noise model to save" in str(n.message) for n in notifications)
+    assert not (tmp_path / "camera.npz").exists()

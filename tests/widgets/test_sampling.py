@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from napari_divnoising.widgets.sampling import SamplingWidget
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def widget(viewer, sample, tiny_model):
+    viewer.add_image(sample.noisy, name="noisy", scale=(1.0, 0.2, 0.2), translate=(0, 5, 7))
+    widget = SamplingWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.store.set_model(tiny_model, label="tiny")
+    widget.image.value = viewer.layers["noisy"]
+    widget.n_samples.value = 4
+    widget.keep_samples.value = 2
+    widget.map.value = True
+    return widget
+
+
+def test_sampling_adds_result_layers_like_the_input(widget, viewer, qtbot):
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+
+    source = viewer.layers["noisy"]
+    for name in ("noisy_mmse", "noisy_map", "noisy_uncertainty"):
+        layer = viewer.layers[name]
+        assert layer.data.shape == (4, 64, 64)
+        assert layer.data.dtype == np.float32
+        np.testing.assert_allclose(layer.scale, source.scale)
+        np.testing.assert_allclose(layer.translate, source.translate)
+    assert tuple(viewer.layers["noisy_mmse"].contrast_limits) == tuple(source.contrast_limits)
+    assert viewer.layers["noisy_uncertainty"].colormap.name == "magma"
+    samples = viewer.layers["noisy_samples"]
+    assert samples.data.shape == (2, 4, 64, 64)
+    np.testing.assert_allclose(samples.scale, (1.0, *source.scale))
+    assert float(viewer.layers["noisy_uncertainty"].data.min()) >= 0
+
+
+def test_running_again_replaces_the_earlier_results(widget, viewer, qtbot):
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    viewer.add_image(np.ones((8, 8)), name="noisy_mmse")  # the user's own layer: kept
+    widget.keep_samples.value = 3
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    names = [layer.name for layer in viewer.layers]
+    assert names.count("noisy_samples") == 1
+    assert names.count("noisy_map") == 1
+    assert viewer.layers["noisy_samples"].data.shape[0] == 3
+    assert "noisy_mmse [1]" in names or names.count("noisy_mmse") == 2
+    assert len(viewer.layers) == 6
+
+
+def test_export_writes_tiffs(widget, qtbot, tmp_path):
+    import tifffile
+
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    widget.export_folder.value = tmp_path
+    widget.export_button.changed.emit(True)
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert written == [
+        "noisy_map.tif",
+        "noisy_mmse.tif",
+        "noisy_samples.tif",
+        "noisy_uncertainty.tif",
+    ]
+    assert tifffile.imread(tmp_path / "noisy_samples.tif").shape == (2, 4, 64, 64)
+
+
+def test_no_model_is_a_notification(widget, notifications):
+    widget.store.set_model(None)
+    widget.runner.run_button.click()
+    assert not widget.runner.running
+    assert any("No trained model" in str(n.message) for n in notifications)
+
+
+@pytest.mark.parametrize(
+    ("make_layer", "message"),
+    [
+        (lambda v: v.add_labels(np.zeros((64, 64), np.uint8), name="bad"), "Labels layer"),
+        (lambda v: v.add_image(np.zeros((64, 64, 3), np.uint8), name="bad", rgb=True), "RGB"),
+    ],
+    ids=["labels", "rgb"],
+)
+def test_wrong_layer_is_a_notification(widget, viewer, notifications, make_layer, message):
+    make_layer(viewer)
+    widget.image.value = viewer.layers["bad"]
+    widget.runner.run_button.click()
+    assert not widget.runner.running
+    assert any(message in str(n.message) for n in notifications)
+    assert len(viewer.layers) == 2

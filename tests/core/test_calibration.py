@@ -94,6 +94,12 @@ def test_stacks_of_different_shape_are_refused(frames):
         calibration_pairs([frames, frames[:, :, :20]])
 
 
+def test_frames_of_different_shape_are_refused(frames):
+    ragged = [*frames[:11], frames[11, :, :20]]
+    with pytest.raises(ImageError, match=r"frames of calibration stack 0 differ in shape"):
+        calibration_pairs([ragged])
+
+
 def test_missing_or_unreadable_files_are_refused(tmp_path):
     with pytest.raises(ImageError, match="not found"):
         calibration_pairs(tmp_path / "nothing.tif")

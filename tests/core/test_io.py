@@ -52,3 +52,8 @@ def test_three_plane_stacks_stay_grayscale(tmp_path, rng):
     with tifffile.TiffFile(path) as tif:
         assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.MINISBLACK
     np.testing.assert_array_equal(read_image(path), stack)
+
+
+def test_higher_dimensional_stacks_keep_their_shape(tmp_path, rng):
+    stack = rng.normal(size=(2, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(read_image(write_tiff(tmp_path / "4d.tif", stack)), stack)

@@ -24,16 +24,16 @@ TINY_NET = NetworkConfig(depth=2, n_filters=4, z_dim=4)
 
 
 def tiny_config(**changes) -> TrainingConfig:
-    settings = dict(
-        patch_size=16,
-        batch_size=4,
-        steps_per_epoch=3,
-        max_epochs=3,
-        validation_patches=4,
-        seed=7,
-        mixed_precision="off",
-        collapse_kl_threshold=0.0,
-    )
+    settings = {
+        "patch_size": 16,
+        "batch_size": 4,
+        "steps_per_epoch": 3,
+        "max_epochs": 3,
+        "validation_patches": 4,
+        "seed": 7,
+        "mixed_precision": "off",
+        "collapse_kl_threshold": 0.0,
+    }
     settings.update(changes)
     return TrainingConfig(**settings)
 
@@ -62,7 +62,13 @@ def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def test_events_and_returned_model(noisy_stack):
-    trainer = Trainer(noisy_stack, gaussian_sigma=10.0, config=tiny_config(), network_config=TINY_NET, device="cpu")
+    trainer = Trainer(
+        noisy_stack,
+        gaussian_sigma=10.0,
+        config=tiny_config(),
+        network_config=TINY_NET,
+        device="cpu",
+    )
     events, model = run_all(trainer)
     assert isinstance(events[0], TrainingStarted)
     assert "CPU" in events[0].device
@@ -82,7 +88,9 @@ def test_events_and_returned_model(noisy_stack):
 def test_seed_makes_cpu_training_reproducible(noisy_stack, precision):
     config = tiny_config(mixed_precision=precision, max_epochs=2)
     runs = [
-        train(noisy_stack, gaussian_sigma=10.0, config=config, network_config=TINY_NET, device="cpu")
+        train(
+            noisy_stack, gaussian_sigma=10.0, config=config, network_config=TINY_NET, device="cpu"
+        )
         for _ in range(2)
     ]
     assert state_equal(runs[0].network, runs[1].network)
@@ -102,7 +110,13 @@ def test_training_does_not_touch_global_rng_or_input(noisy_stack):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    train(noisy_stack, gaussian_sigma=10.0, config=tiny_config(max_epochs=1), network_config=TINY_NET, device="cpu")
+    train(
+        noisy_stack,
+        gaussian_sigma=10.0,
+        config=tiny_config(max_epochs=1),
+        network_config=TINY_NET,
+        device="cpu",
+    )
     assert torch.equal(torch.rand(3), expected)
     np.testing.assert_array_equal(noisy_stack, before)
 
@@ -135,7 +149,13 @@ def test_stopping_mid_training_keeps_best_weights(noisy_stack):
 
 
 def test_stop_before_first_epoch_gives_clear_error(noisy_stack):
-    trainer = Trainer(noisy_stack, gaussian_sigma=10.0, config=tiny_config(), network_config=TINY_NET, device="cpu")
+    trainer = Trainer(
+        noisy_stack,
+        gaussian_sigma=10.0,
+        config=tiny_config(),
+        network_config=TINY_NET,
+        device="cpu",
+    )
     generator = trainer.run()
     next(generator)
     next(generator)  # the first StepDone
@@ -145,14 +165,22 @@ def test_stop_before_first_epoch_gives_clear_error(noisy_stack):
 
 
 def test_collapse_guard_restarts_a_collapsed_model(noisy_stack):
-    collapsed = train(noisy_stack, gaussian_sigma=10.0, config=tiny_config(max_epochs=1), network_config=TINY_NET, device="cpu")
+    collapsed = train(
+        noisy_stack,
+        gaussian_sigma=10.0,
+        config=tiny_config(max_epochs=1),
+        network_config=TINY_NET,
+        device="cpu",
+    )
     with torch.no_grad():  # force the posterior onto the prior: mu = 0, logvar = 0
         for head in (collapsed.network.mu_head, collapsed.network.logvar_head):
             head.weight.zero_()
             head.bias.zero_()
     config = tiny_config(collapse_kl_threshold=1e-6, max_collapse_restarts=1, max_epochs=3)
     # A huge σ makes the reconstruction term negligible, so nothing pulls the model out.
-    trainer = Trainer(noisy_stack, gaussian_sigma=1e6, config=config, device="cpu", initial_model=collapsed)
+    trainer = Trainer(
+        noisy_stack, gaussian_sigma=1e6, config=config, device="cpu", initial_model=collapsed
+    )
     events, model = run_all(trainer)
     restarts = [e for e in events if isinstance(e, CollapseRestart)]
     assert len(restarts) == 1 and restarts[0].restart == 1
@@ -163,8 +191,10 @@ def test_collapse_guard_restarts_a_collapsed_model(noisy_stack):
 
 def test_collapse_that_persists_stops_with_clear_error(noisy_stack):
     config = tiny_config(collapse_kl_threshold=1e3, max_collapse_restarts=2, max_epochs=5)
-    trainer = Trainer(noisy_stack, gaussian_sigma=10.0, config=config, network_config=TINY_NET, device="cpu")
-    with pytest.raises(TrainingError, match="posterior collapsed .* again after 2 restart"):
+    trainer = Trainer(
+        noisy_stack, gaussian_sigma=10.0, config=config, network_config=TINY_NET, device="cpu"
+    )
+    with pytest.raises(TrainingError, match=r"posterior collapsed .* again after 2 restart"):
         run_all(trainer)
 
 
@@ -186,7 +216,11 @@ class NaNLikelihood:
 def test_nan_losses_are_skipped_and_never_reach_the_weights(noisy_stack):
     # Calls 2, 5, 8, ... are training steps or validation passes made NaN.
     trainer = Trainer(
-        noisy_stack, noise_model=NaNLikelihood(lambda n: n % 3 == 2), config=tiny_config(), network_config=TINY_NET, device="cpu"
+        noisy_stack,
+        noise_model=NaNLikelihood(lambda n: n % 3 == 2),
+        config=tiny_config(),
+        network_config=TINY_NET,
+        device="cpu",
     )
     events, model = run_all(trainer)
     skipped = [e for e in events if isinstance(e, StepDone) and math.isnan(e.loss)]
@@ -209,7 +243,13 @@ def test_nan_from_the_start_stops_with_clear_error(noisy_stack):
 def test_nan_after_a_good_epoch_stops_and_keeps_the_best(noisy_stack, tmp_path):
     config = tiny_config(max_nonfinite_steps=2, max_epochs=5)
     # 3 training steps + 1 validation pass per epoch: NaN from the second epoch on.
-    trainer = Trainer(noisy_stack, noise_model=NaNLikelihood(lambda n: n > 4), config=config, network_config=TINY_NET, device="cpu")
+    trainer = Trainer(
+        noisy_stack,
+        noise_model=NaNLikelihood(lambda n: n > 4),
+        config=config,
+        network_config=TINY_NET,
+        device="cpu",
+    )
     events, model = run_all(trainer)
     assert isinstance(events[-1], StoppedEarly) and events[-1].kind == "non_finite"
     assert "NaN/inf" in events[-1].reason
@@ -220,17 +260,29 @@ def test_nan_after_a_good_epoch_stops_and_keeps_the_best(noisy_stack, tmp_path):
 
 def test_time_budget_stops_after_one_epoch(noisy_stack):
     config = tiny_config(time_budget_minutes=1e-6, max_epochs=50)
-    events, model = run_all(Trainer(noisy_stack, gaussian_sigma=10.0, config=config, network_config=TINY_NET, device="cpu"))
+    events, model = run_all(
+        Trainer(
+            noisy_stack, gaussian_sigma=10.0, config=config, network_config=TINY_NET, device="cpu"
+        )
+    )
     stops = [e for e in events if isinstance(e, StoppedEarly)]
     assert [s.kind for s in stops] == ["time_budget"]
     assert len(model.history) == 1
 
 
 def test_continue_training_from_a_saved_bundle(noisy_stack, tmp_path):
-    first = train(noisy_stack, gaussian_sigma=10.0, config=tiny_config(max_epochs=2), network_config=TINY_NET, device="cpu")
+    first = train(
+        noisy_stack,
+        gaussian_sigma=10.0,
+        config=tiny_config(max_epochs=2),
+        network_config=TINY_NET,
+        device="cpu",
+    )
     path = save_model(first, tmp_path / "first.divnoising")
     loaded = load_model(path)
-    trainer = Trainer(noisy_stack, config=tiny_config(max_epochs=1), device="cpu", initial_model=loaded)
+    trainer = Trainer(
+        noisy_stack, config=tiny_config(max_epochs=1), device="cpu", initial_model=loaded
+    )
     # Same seed and data: the same validation patches score the loaded (best) weights.
     best_val = min(h["val_loss"] for h in first.history)
     assert trainer.validation_loss(loaded.network) == pytest.approx(best_val, rel=1e-6)
@@ -246,7 +298,13 @@ def test_continue_training_from_a_saved_bundle(noisy_stack, tmp_path):
 @pytest.mark.parametrize("shape", [(37, 45), (2, 3, 33, 40), (16, 16)])
 def test_odd_shapes_and_stacks(rng, shape):
     image = rng.normal(50, 10, shape).astype(np.float32)
-    model = train(image, gaussian_sigma=10.0, config=tiny_config(max_epochs=1), network_config=TINY_NET, device="cpu")
+    model = train(
+        image,
+        gaussian_sigma=10.0,
+        config=tiny_config(max_epochs=1),
+        network_config=TINY_NET,
+        device="cpu",
+    )
     n_planes = int(np.prod(shape[:-2]))
     assert model.provenance["n_train_planes"] + model.provenance["n_validation_planes"] >= n_planes
     assert model.provenance["training_data_shapes"] == [list(shape)]
@@ -254,22 +312,43 @@ def test_odd_shapes_and_stacks(rng, shape):
 
 def test_list_of_images_of_different_sizes(rng):
     images = [rng.normal(50, 10, (20, 40)), rng.normal(50, 10, (3, 24, 24)).astype(np.uint16)]
-    model = train(images, gaussian_sigma=10.0, config=tiny_config(max_epochs=1), network_config=TINY_NET, device="cpu")
+    model = train(
+        images,
+        gaussian_sigma=10.0,
+        config=tiny_config(max_epochs=1),
+        network_config=TINY_NET,
+        device="cpu",
+    )
     assert model.provenance["n_train_planes"] + model.provenance["n_validation_planes"] == 4
 
 
 def test_image_smaller_than_patch_says_minimum_size(rng):
-    with pytest.raises(ImageError, match=r"12×40 pixels .* at least 16×16; use a patch size of at most 12"):
-        Trainer(rng.normal(size=(12, 40)), gaussian_sigma=1.0, config=tiny_config(), network_config=TINY_NET)
+    with pytest.raises(
+        ImageError, match=r"12×40 pixels .* at least 16×16; use a patch size of at most 12"
+    ):
+        Trainer(
+            rng.normal(size=(12, 40)),
+            gaussian_sigma=1.0,
+            config=tiny_config(),
+            network_config=TINY_NET,
+        )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
         ({}, ValueError, "exactly one likelihood"),
-        ({"gaussian_sigma": 1.0, "noise_model": NaNLikelihood(bool)}, ValueError, "exactly one likelihood"),
+        (
+            {"gaussian_sigma": 1.0, "noise_model": NaNLikelihood(bool)},
+            ValueError,
+            "exactly one likelihood",
+        ),
         ({"gaussian_sigma": -1.0}, ValueError, "positive number"),
-        ({"gaussian_sigma": 1.0, "config": tiny_config(patch_size=18)}, ValueError, "multiple of 2\\*\\*depth = 4"),
+        (
+            {"gaussian_sigma": 1.0, "config": tiny_config(patch_size=18)},
+            ValueError,
+            "multiple of 2\\*\\*depth = 4",
+        ),
         ({"gaussian_sigma": 1.0, "device": "tpu"}, ValueError, "`device` must be one of"),
     ],
 )
@@ -291,3 +370,36 @@ def test_bad_arguments(noisy_stack, kwargs, error, match):
 def test_bad_images(image, match):
     with pytest.raises(ImageError, match=match):
         Trainer(image, gaussian_sigma=1.0, config=tiny_config(), network_config=TINY_NET)
+
+
+def test_training_with_a_fitted_noise_model(rng):
+    noise_models = pytest.importorskip("napari_divnoising.core.noise_models")
+    signal = np.broadcast_to(np.linspace(20, 120, 32)[None, :], (4, 32, 32))
+    observation = rng.poisson(signal).astype(np.float32)
+    noise_model = noise_models.fit_noise_model(
+        signal, observation, n_iterations=20, batch_size=2000
+    )
+    model = train(
+        observation,
+        noise_model=noise_model,
+        config=tiny_config(max_epochs=1),
+        network_config=TINY_NET,
+        device="cpu",
+    )
+    assert model.noise_model is noise_model and model.gaussian_sigma is None
+    assert math.isfinite(model.history[0]["val_loss"])
+
+
+def test_images_outside_the_noise_model_range_warn(rng):
+    noise_models = pytest.importorskip("napari_divnoising.core.noise_models")
+    signal = np.broadcast_to(np.linspace(20, 40, 32)[None, :], (4, 32, 32))
+    noise_model = noise_models.fit_noise_model(
+        signal, rng.poisson(signal), n_iterations=5, batch_size=500
+    )
+    with pytest.warns(noise_models.NoiseModelRangeWarning, match="`images` spans intensities"):
+        Trainer(
+            rng.uniform(0, 1000, (2, 32, 32)),
+            noise_model=noise_model,
+            config=tiny_config(),
+            network_config=TINY_NET,
+        )

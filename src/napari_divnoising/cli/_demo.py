@@ -122,7 +122,7 @@ def fit_calibrated_model(data, folder: Path, arguments: argparse.Namespace):
 
 def fit_bootstrapped_model(data, folder: Path, arguments: argparse.Namespace):
     """Bootstrap a pseudo ground truth from the noisy frames, fit a GMM to it and save both."""
-    from ..core.bootstrap import iter_bootstrap_signal
+    from ..core.bootstrap import BOOTSTRAP_PERCENTILES, iter_bootstrap_signal
     from ..core.io import write_tiff
     from ..core.noise_models import iter_fit_noise_model
 
@@ -136,7 +136,12 @@ def fit_bootstrapped_model(data, folder: Path, arguments: argparse.Namespace):
     )
     model = drive(
         iter_fit_noise_model(
-            pseudo_ground_truth, data.noisy, n_iterations=arguments.iterations, seed=arguments.seed
+            pseudo_ground_truth,
+            data.noisy,
+            n_iterations=arguments.iterations,
+            seed=arguments.seed,
+            lower_percentile=BOOTSTRAP_PERCENTILES[0],
+            upper_percentile=BOOTSTRAP_PERCENTILES[1],
         ),
         quiet=arguments.quiet,
     )

@@ -123,6 +123,11 @@ def run(arguments: argparse.Namespace) -> None:
     with user_errors():
         signal, observation = noise_pairs_from_files(arguments)
         settings = {"kind": arguments.kind, "seed": arguments.seed}
+        if arguments.bootstrap:
+            from ..core.bootstrap import BOOTSTRAP_PERCENTILES
+
+            # The extremes of a pseudo ground truth are its least reliable signals.
+            settings["lower_percentile"], settings["upper_percentile"] = BOOTSTRAP_PERCENTILES
         if arguments.kind == "gmm":
             settings |= {
                 "n_gaussian": arguments.n_gaussian,

@@ -206,12 +206,12 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-int(value) // multiple) * multiple
 
 
-def _memory_budget(device: torch.device) -> float:
+def _memory_budget(device: torch.device, *, scale: float) -> float:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         # A GPU decodes larger batches faster; use a quarter of its free memory.
-        return min(4 * TILE_MEMORY_BYTES, free / 4)
-    return min(TILE_MEMORY_BYTES, available_memory_bytes() / 4)
+        return min(4 * scale * TILE_MEMORY_BYTES, free / 4)
+    return min(scale * TILE_MEMORY_BYTES, available_memory_bytes() / 4)
 
 
 def plan_tiles(
@@ -231,7 +231,9 @@ def plan_tiles(
     """
     multiple = int(network.size_multiple)
     width = int(getattr(network, "n_filters", 32))
-    budget = _memory_budget(device)
+    # A MAP estimate holds every sample of a tile: allow it twice the memory, so that 100
+    # samples still fit a 512² tile and 1000 samples a 256² one.
+    budget = _memory_budget(device, scale=2.0 if settings.map_estimate else 1.0)
     # Bytes per tile pixel: decoder activations of one sample (measured ≈ 8 B per filter)
     # and, for a MAP estimate, every sample of the tile plus the mean shift's working copy.
     decode_bytes = 8.0 * width

@@ -76,7 +76,15 @@ def _read(stack: StackLike, index: int) -> tuple[np.ndarray, str]:
             return tifffile.imread(path), f"calibration file {path.name!r}"
         except (OSError, ValueError, tifffile.TiffFileError) as err:
             raise ImageError(f"cannot read calibration file {str(path)!r} as TIFF: {err}") from err
-    return np.asarray(stack), f"calibration stack {index}"
+    name = f"calibration stack {index}"
+    try:
+        return np.asarray(stack), name
+    except ValueError as err:  # a ragged sequence of frames
+        shapes = sorted({np.shape(frame) for frame in stack})
+        raise ImageError(
+            f"the frames of {name} differ in shape ({', '.join(map(str, shapes))}); "
+            "all frames must have the same (Y, X) size"
+        ) from err
 
 
 def _as_frames(array: np.ndarray, name: str, min_frames: int) -> np.ndarray:

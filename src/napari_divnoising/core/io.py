@@ -114,5 +114,8 @@ def write_tiff(
 
     with atomic_path(path) as temporary:
         # minisblack: a (3, Y, X) stack is three grayscale planes, never an RGB image.
-        tifffile.imwrite(temporary, np.asarray(image), photometric="minisblack", metadata=metadata)
+        # metadata must be a dict (not None) for tifffile to record the array's shape.
+        tifffile.imwrite(
+            temporary, np.asarray(image), photometric="minisblack", metadata=metadata or {}
+        )
     return Path(path)

@@ -218,8 +218,8 @@ class TrainingData:
         Training and validation planes.
     shapes : list of tuple
         Shapes of the input images (for provenance).
-    values : ndarray
-        All pixel values, flattened (for range checks).
+    value_range : tuple of float
+        Smallest and largest pixel value (for the noise model's range check).
     data_mean, data_std : float
         Normalisation: over all planes, or the one given.
     validation_patches : ndarray, shape (M, 1, P, P)
@@ -230,7 +230,7 @@ class TrainingData:
 
     split: DataSplit
     shapes: list[tuple[int, ...]]
-    values: np.ndarray
+    value_range: tuple[float, float]
     data_mean: float
     data_std: float
     validation_patches: np.ndarray
@@ -272,7 +272,12 @@ def prepare_training_data(
     planes, shapes = prepare_planes(
         images, patch_size=config.patch_size, size_multiple=size_multiple
     )
-    values = np.concatenate([p.ravel() for p in planes])
+    # Exact float64 sums plane by plane: no copy of all the data at once.
+    n_pixels = sum(p.size for p in planes)
+    total = sum(float(p.sum(dtype=np.float64)) for p in planes)
+    mean = total / n_pixels
+    variance = sum(float(np.square(p - mean, dtype=np.float64).sum()) for p in planes) / n_pixels
+    value_range = (min(float(p.min()) for p in planes), max(float(p.max()) for p in planes))
     split = split_planes(
         planes,
         train_fraction=config.train_fraction,
@@ -280,7 +285,7 @@ def prepare_training_data(
         rng=np.random.default_rng([seed, 0]),
     )
     if normalization is None:
-        normalization = (float(values.mean(dtype=np.float64)), float(values.std(dtype=np.float64)))
+        normalization = (mean, math.sqrt(variance))
     pixels = sum(p.size for p in split.train)
     steps = config.steps_per_epoch or max(
         10, math.ceil(pixels / (config.batch_size * config.patch_size**2))
@@ -291,4 +296,4 @@ def prepare_training_data(
         max_patches=config.validation_patches,
         rng=np.random.default_rng([seed, 2]),
     )
-    return TrainingData(split, shapes, values, *normalization, validation, steps)
+    return TrainingData(split, shapes, value_range, *normalization, validation, steps)

@@ -53,7 +53,8 @@ class LearningRate:
         if self.config.resolved_lr_schedule != "plateau":
             return
         # Relative threshold 1e-4, as torch's ReduceLROnPlateau.
-        if val_loss < self._plateau_best - 1e-4 * abs(self._plateau_best):
+        best = self._plateau_best
+        if not math.isfinite(best) or val_loss < best - 1e-4 * abs(best):
             self._plateau_best, self._plateau_bad = val_loss, 0
             return
         self._plateau_bad += 1

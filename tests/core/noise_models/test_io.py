@@ -199,7 +199,7 @@ def test_reference_histogram_npy_loads(tmp_path, rng):
     np.save(tmp_path / "reference_hist.npy", histogram)
     model = load_noise_model(tmp_path / "reference_hist.npy")
     assert isinstance(model, HistogramNoiseModel)
-    assert (model.min_signal, model.max_signal) == (4.0, 61.0)  # populated rows 4 ... 60
+    assert (model.min_signal, model.max_signal) == (4.0, 53.0)  # populated rows 4 ... 52
     x = torch.arange(10.0, 30.0) + 0.5
     density = torch.exp(model.log_likelihood(x, torch.full_like(x, 20.5))).numpy()
     np.testing.assert_allclose(density, histogram[0, 20, 10:30] + 1e-10, rtol=1e-6)

@@ -207,3 +207,10 @@ def test_noise_model_round_trip(tmp_path):
         loaded.noise_model.log_likelihood(obs, sig), noise_model.log_likelihood(obs, sig)
     )
     assert loaded.gaussian_sigma is None
+
+
+def test_missing_device_is_reported_as_such(model, tmp_path, monkeypatch):
+    path = save_model(model, tmp_path / "m.divnoising")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="asks for a CUDA GPU"):
+        load_model(path, device="cuda")

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .config import NetworkConfig, TrainingConfig
+from .device import select_device
 from .losses import GaussianLikelihood, Likelihood
 from .network import DivNoisingVAE, build_network
 
@@ -220,7 +221,8 @@ def load_model(
     path : path-like
         The model file.
     device : torch.device or str, optional
-        Where to put the network (default: CPU). Weights saved on any device load here.
+        Where to put the network: ``"cpu"`` (default), ``"cuda"``, ``"mps"`` or ``"auto"``.
+        Weights saved on any device load here.
 
     Returns
     -------
@@ -232,11 +234,14 @@ def load_model(
     BundleError
         If the file is not a zip, is truncated or damaged, or was not written by
         napari-divnoising.
+    ValueError
+        If `device` is not available on this machine.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist")
-    device = torch.device("cpu" if device is None else device)
+    # Checked first, so a missing GPU is reported as such, not as a damaged file.
+    device = torch.device("cpu") if device is None else select_device(str(device)).device
     try:
         with zipfile.ZipFile(path) as archive:
             meta = _read_meta(archive, path)

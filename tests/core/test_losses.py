@@ -78,3 +78,33 @@ def test_kl_warmup_ramp():
     weight = KLWeight(1.0, warmup_steps=4, start=10)
     assert [weight.at(s) for s in (5, 10, 11, 13, 20)] == [0.0, 0.25, 0.5, 1.0, 1.0]
     assert KLWeight(0.5, warmup_steps=0).at(0) == 0.5
+
+
+def test_noise_model_loss_pulls_a_dark_prediction_up_to_far_brighter_pixels():
+    """No flat floor in the likelihood: the cause of posterior collapse on real data.
+
+    At the start of training the decoder returns the background everywhere; a bright pixel
+    is then tens of noise standard deviations away. A likelihood with the reference's
+    ``p + 1e-10`` offset is flat there (zero gradient), and the VAE collapsed onto a
+    constant image on FMD confocal data.
+    """
+    from napari_divnoising.core.noise_models import GaussianMixtureNoiseModel
+
+    # One Gaussian of variance 4 around the signal, for signals 0..200.
+    weight = torch.tensor([[0.0], [math.log(4.0)], [0.0]])
+    noise_model = GaussianMixtureNoiseModel(weight, min_signal=0, max_signal=200, min_sigma=1)
+    observation = torch.tensor([[[[5.0, 120.0]]]])  # background, and a bright pixel
+    reconstruction = torch.zeros_like(observation, requires_grad=True)  # signal 5 everywhere
+    terms = elbo_terms(
+        observation,
+        reconstruction,
+        torch.zeros(1, 1, 1, 1),
+        torch.zeros(1, 1, 1, 1),
+        likelihood=noise_model,
+        data_mean=5.0,
+        data_std=10.0,
+    )
+    terms.reconstruction.backward()
+    background, bright = reconstruction.grad.flatten().tolist()
+    assert background == pytest.approx(0.0, abs=1e-6)
+    assert bright < -10  # the loss falls steeply as the bright pixel's signal rises

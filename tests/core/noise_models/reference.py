@@ -2,7 +2,8 @@
 
 Used only to check that our vectorised, log-domain implementation computes the same
 function: polynomial in the normalised signal, exponentiated variance coefficients with a
-floor, normalised exp weights, re-centred means, and a 1e-10 offset on the density.
+floor, normalised exp weights, re-centred means, and a 1e-10 offset on the density
+(which our model leaves out of the likelihood and keeps only in the fit: ``offset=0``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import math
 import numpy as np
 
 
-def reference_likelihood(weight, observation, signal, *, min_signal, max_signal, min_sigma):
-    """p(x|s) + 1e-10 in float64 numpy, one component at a time."""
+def reference_likelihood(
+    weight, observation, signal, *, min_signal, max_signal, min_sigma, offset=1e-10
+):
+    """p(x|s) + offset in float64 numpy, one component at a time."""
     weight = np.asarray(weight, dtype=np.float64)
     n_gaussian = weight.shape[0] // 3
     u = (np.asarray(signal, dtype=np.float64) - min_signal) / (max_signal - min_signal)
@@ -35,4 +38,4 @@ def reference_likelihood(weight, observation, signal, *, min_signal, max_signal,
         a * np.exp(-((x - m) ** 2) / (2 * v)) / np.sqrt(2 * math.pi * v)
         for a, m, v in zip(alphas, means, variances, strict=True)
     )
-    return density + 1e-10
+    return density + offset

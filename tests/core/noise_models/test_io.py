@@ -48,7 +48,13 @@ def test_reference_npz_with_only_the_four_keys_loads_with_the_same_likelihoods(
     observation, signal = _pairs(rng)
     expected = np.log(
         reference_likelihood(
-            random_weight, observation, signal, min_signal=12.5, max_signal=280.25, min_sigma=50
+            random_weight,
+            observation,
+            signal,
+            min_signal=12.5,
+            max_signal=280.25,
+            min_sigma=50,
+            offset=0,
         )
     )
     got = model.log_likelihood(torch.from_numpy(observation), torch.from_numpy(signal))

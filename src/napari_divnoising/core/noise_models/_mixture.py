@@ -13,9 +13,9 @@ import torch
 
 __all__ = ["TOL", "log_likelihood_from_weight", "mixture_parameters"]
 
-#: Added to the mixture density, as in the reference, so that log p is never -inf.
+#: The reference adds this to the mixture density. Here it is only the fit's robust floor
+#: (see :func:`log_likelihood_from_weight`): a log-sum-exp never needs it to stay finite.
 TOL = 1e-10
-_LOG_TOL = math.log(TOL)
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -76,11 +76,19 @@ def log_likelihood_from_weight(
     min_signal: float,
     max_signal: float,
     min_sigma: float,
+    floor: float = 0.0,
 ) -> torch.Tensor:
-    """Elementwise ``log(p(x|s) + 1e-10)`` of the mixture given by `weight`.
+    """Elementwise ``log(p(x|s) + floor)`` of the mixture given by `weight`.
 
     The fit uses this with a weight that requires gradients; the model class uses it
-    with its stored weight, so both evaluate exactly the same function.
+    with its stored weight, so both evaluate the same mixture.
+
+    The model's likelihood is the exact density (``floor=0``): a floor is flat, and where
+    the signal is many standard deviations from the observation -- every bright pixel at
+    the start of a VAE's training, when the decoder returns the background -- it leaves
+    no gradient, and the VAE collapses onto a constant image. The fit passes the
+    reference's ``floor=1e-10``: there the signal is known, and the floor makes rare
+    outliers (hot pixels, cosmic rays) cost a bounded amount instead of widening the model.
 
     Parameters
     ----------
@@ -90,6 +98,8 @@ def log_likelihood_from_weight(
         Observations and signals (float), broadcast against each other.
     min_signal, max_signal, min_sigma : float
         As in :func:`mixture_parameters`.
+    floor : float
+        Added to the density before the log (0: the exact log-density).
 
     Returns
     -------
@@ -102,4 +112,6 @@ def log_likelihood_from_weight(
     log_normal = -0.5 * ((observation.unsqueeze(-1) - means) ** 2 / variances)
     log_normal = log_normal - 0.5 * (torch.log(variances) + _LOG_2PI)
     log_p = torch.logsumexp(log_weights + log_normal, dim=-1)
-    return torch.logaddexp(log_p, torch.full_like(log_p, _LOG_TOL))
+    if floor <= 0:
+        return log_p
+    return torch.logaddexp(log_p, torch.full_like(log_p, math.log(floor)))

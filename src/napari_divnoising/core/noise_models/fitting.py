@@ -264,6 +264,7 @@ def _fit_gmm(
             torch.from_numpy(observation),
             torch.from_numpy(signal),
             min_sigma=min_sigma,
+            floor=_mixture.TOL,
             **ranges,
         )
         loss = -log_p.mean()

@@ -11,9 +11,13 @@ the weight matrix has shape ``(3K, n_coeff)``:
 * rows ``2K..3K-1``: mixing weights ``a_k = exp(P_{w_k}(u)) / sum_j exp(P_{w_j}(u))``.
 
 The means are then shifted so that the mixture mean equals ``s``:
-``m_k <- m_k - sum_j a_j m_j + s``. The likelihood is ``sum_k a_k N(x; m_k, v_k) + 1e-10``
-as in the reference; its log is computed with log-sum-exp, so it stays finite and accurate
-far in the tails where the reference's direct sum underflows.
+``m_k <- m_k - sum_j a_j m_j + s``. The likelihood is ``p(x|s) = sum_k a_k N(x; m_k, v_k)``.
+Its log is computed with log-sum-exp, so it stays finite and accurate far in the tails,
+where the reference's direct sum underflows and the reference adds 1e-10 to the density.
+That offset is left out of the likelihood on purpose: it is flat, so far from the
+observation it has no gradient, and a VAE trained with it can collapse onto a constant
+image (on FMD confocal data it did, every time). Only the fit keeps it, as a robust
+floor for outliers (see ``_mixture.log_likelihood_from_weight``).
 """
 
 from __future__ import annotations
@@ -121,7 +125,7 @@ class GaussianMixtureNoiseModel(NoiseModel):
         )
 
     def log_likelihood(self, observation: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
-        """Elementwise ``log(p(x|s) + 1e-10)``: a density per unit of intensity.
+        """Elementwise ``log p(x|s)``: a density per unit of intensity.
 
         Parameters
         ----------

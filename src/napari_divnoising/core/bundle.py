@@ -30,6 +30,7 @@ import torch
 
 from .config import NetworkConfig, TrainingConfig
 from .device import select_device
+from .io import atomic_path
 from .losses import GaussianLikelihood, Likelihood
 from .network import DivNoisingVAE, build_network
 
@@ -168,26 +169,22 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
     weights = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in model.network.state_dict().items()}
     torch.save(state, weights)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(descriptor)
-    try:
-        with zipfile.ZipFile(temp_name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            if model.noise_model is not None:
-                with tempfile.TemporaryDirectory() as folder:
-                    model.noise_model.save(Path(folder) / "noise_model")
-                    written = sorted(p for p in Path(folder).iterdir() if p.is_file())
-                    if len(written) != 1:
-                        raise RuntimeError(
-                            f"the noise model wrote {len(written)} files; expected exactly one"
-                        )
-                    meta["noise_model_file"] = _NOISE_DIR + written[0].name
-                    archive.write(written[0], meta["noise_model_file"])
-            archive.writestr(_WEIGHTS, weights.getvalue())
-            archive.writestr(_META, json.dumps(meta, indent=1, allow_nan=False))
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_path(path) as temporary,
+        zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        if model.noise_model is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                model.noise_model.save(Path(folder) / "noise_model")
+                written = sorted(p for p in Path(folder).iterdir() if p.is_file())
+                if len(written) != 1:
+                    raise RuntimeError(
+                        f"the noise model wrote {len(written)} files; expected exactly one"
+                    )
+                meta["noise_model_file"] = _NOISE_DIR + written[0].name
+                archive.write(written[0], meta["noise_model_file"])
+        archive.writestr(_WEIGHTS, weights.getvalue())
+        archive.writestr(_META, json.dumps(meta, indent=1, allow_nan=False))
     return path
 
 

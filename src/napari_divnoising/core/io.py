@@ -45,9 +45,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        _flush_to_disk(temporary_path)
         os.replace(temporary_path, target)
     finally:
         temporary_path.unlink(missing_ok=True)
+
+
+def _flush_to_disk(path: Path) -> None:
+    """Make the written bytes durable before the rename makes them visible."""
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from ..io import atomic_path
 
 #: Key of the JSON metadata inside our `.npz` files; the reference tools never read it.
 METADATA_KEY = "metadata"
@@ -34,18 +33,8 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> Path:
 
     A crash or a full disk never leaves a half-written model under the final name.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        write(file)
     return path
 
 

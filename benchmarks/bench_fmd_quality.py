@@ -169,8 +169,16 @@ def time_levers(noisy: np.ndarray, noise_model, repeats: int = 5) -> None:
         ("bf16 + channels-last, 32×128²", 128, 32, "bf16", True),
         ("bf16 + channels-last, 64×64²", 64, 64, "bf16", True),
         ("fp32, 64×64²", 64, 64, "off", False),
+        ("channels-last, 64×64²", 64, 64, "off", True),
     ]
+    from napari_divnoising.core.device import bf16_is_fast
+
+    native_bf16 = bf16_is_fast(torch.device("cpu"))
     for name, patch, batch, precision, channels_last in settings:
+        if precision == "bf16" and not native_bf16:
+            # Emulated bfloat16 is 5-20× slower: minutes per row, and never chosen by "auto".
+            print(f"  {name:32s} skipped: bfloat16 is not native on this CPU")
+            continue
         config = TrainingConfig(
             patch_size=patch,
             batch_size=batch,

@@ -141,7 +141,21 @@ def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:
     show_only(viewer, "noisy frames_mmse_ssim_map", "noisy frames_mmse_rse_map")
     viewer.canvas.grid.enabled = True
     snap(viewer, dock, out / "quality-control.png")
+    print_table(widget.table)
+    steps = docks["Training"][1].store.model.provenance.get("n_steps")
+    print(f"training: {steps} steps in {train_minutes:g} min")
     viewer.close()
+
+
+def print_table(table) -> None:
+    """Print the quality-control table, to quote its figures in the user guide."""
+    columns = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    print("quality control:", " | ".join(columns))
+    for row in range(table.rowCount()):
+        cells = [
+            table.item(row, c).text() if table.item(row, c) else "" for c in range(len(columns))
+        ]
+        print(f"  {table.verticalHeaderItem(row).text()}: {' | '.join(cells)}")
 
 
 if __name__ == "__main__":

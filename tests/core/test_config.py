@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pydantic
 import pytest
 
-from napari_divnoising.core.config import NetworkConfig, TrainingConfig
+from napari_divnoising.core.config import NetworkConfig, TrainingConfig, default_network_config
 
 
 def test_reference_defaults():
@@ -61,3 +62,16 @@ def test_network_config_is_frozen_and_strict():
     with pytest.raises(pydantic.ValidationError, match="frozen"):
         NetworkConfig().depth = 3
     assert NetworkConfig(depth=3).size_multiple == 8
+
+
+def test_a_time_budget_picks_the_narrower_network_unless_one_is_given():
+    assert default_network_config(TrainingConfig()) == NetworkConfig()
+    assert default_network_config(TrainingConfig(time_budget_minutes=5)).n_filters == 16
+    from napari_divnoising.core.training import Trainer
+
+    images = np.zeros((2, 32, 32), np.float32) + np.arange(32, dtype=np.float32)
+    budget = TrainingConfig(time_budget_minutes=1, patch_size=16)
+    assert Trainer(images, gaussian_sigma=1.0, config=budget).network_config.n_filters == 16
+    chosen = NetworkConfig(n_filters=8)
+    trainer = Trainer(images, gaussian_sigma=1.0, config=budget, network_config=chosen)
+    assert trainer.network_config.n_filters == 8

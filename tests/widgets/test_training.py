@@ -147,4 +147,5 @@ def test_a_time_budget_shows_the_faster_settings_where_untouched(viewer):
     assert form.patch_size.value == BUDGET_DEFAULTS["patch_size"]
     assert form.learning_rate.value == pytest.approx(BUDGET_DEFAULTS["learning_rate"])
     assert form.batch_size.value == 8
+    assert form.n_filters.value == 16  # the narrower network learns more per minute
     assert form.training_config().time_budget_minutes == 5.0

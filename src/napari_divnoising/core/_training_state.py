@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .bundle import TrainedModel
-from .config import NetworkConfig, TrainingConfig
+from .config import NetworkConfig, TrainingConfig, default_network_config
 from .device import bf16_is_fast, select_device
 from .losses import ElboTerms, GaussianLikelihood, elbo_terms
 from .network import DivNoisingVAE, build_network
@@ -67,7 +67,9 @@ class TrainingState:
             if noise_model is None and gaussian_sigma is None:
                 noise_model = initial_model.noise_model
                 gaussian_sigma = initial_model.gaussian_sigma
-        self.network_config = network_config if network_config is not None else NetworkConfig()
+        self.network_config = (
+            network_config if network_config is not None else default_network_config(cfg)
+        )
         if (noise_model is None) == (gaussian_sigma is None):
             raise ValueError(
                 "give exactly one likelihood: a `noise_model` or a `gaussian_sigma` (got "

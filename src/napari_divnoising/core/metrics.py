@@ -112,7 +112,7 @@ def psnr(prediction: np.ndarray, ground_truth: np.ndarray) -> float:
     mse = float(np.mean((prediction - truth) ** 2))
     if mse == 0:
         return float("inf")
-    return 20 * np.log10(data_range_of(truth)) - 10 * np.log10(mse)
+    return float(20 * np.log10(data_range_of(truth)) - 10 * np.log10(mse))
 
 
 def nrmse(prediction: np.ndarray, ground_truth: np.ndarray) -> float:

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Select, SpinBox
 
-from napari_divnoising.core.config import BUDGET_DEFAULTS, NetworkConfig, TrainingConfig
+from napari_divnoising.core.config import (
+    BUDGET_DEFAULTS,
+    BUDGET_NETWORK_DEFAULTS,
+    NetworkConfig,
+    TrainingConfig,
+)
 from napari_divnoising.core.validation import ImageError
 
 from ._layers import data_layer_choices, layer_image
@@ -144,9 +149,13 @@ class TrainingForm:
     def _apply_budget_defaults(self, minutes: float) -> None:
         # The core's faster settings for a time budget, shown in the form (not applied
         # silently) and only where the user kept the reference defaults.
-        reference = TrainingConfig()
-        if minutes > 0:
-            for name, value in BUDGET_DEFAULTS.items():
+        if minutes <= 0:
+            return
+        for defaults, reference in (
+            (BUDGET_DEFAULTS, TrainingConfig()),
+            (BUDGET_NETWORK_DEFAULTS, NetworkConfig()),
+        ):
+            for name, value in defaults.items():
                 if getattr(self, name).value == getattr(reference, name):
                     getattr(self, name).value = value
 

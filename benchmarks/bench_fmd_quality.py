@@ -55,7 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-fraction", type=float, default=0.85)
     parser.add_argument("--mixed-precision", choices=["auto", "bf16", "off"], default="auto")
     parser.add_argument("--no-channels-last", action="store_true")
-    parser.add_argument("--n-filters", type=int, default=32)
+    parser.add_argument(
+        "--n-filters", type=int, help="first-level filters (default: the trainer's choice)"
+    )
     parser.add_argument("--no-bm3d", action="store_true", help="skip the BM3D+VST baseline")
     parser.add_argument("--no-map", action="store_true", help="skip the MAP estimate")
     parser.add_argument("--tta", action="store_true", help="also report MMSE with 8-fold TTA")
@@ -135,7 +137,7 @@ def train_model(args, noisy: np.ndarray, noise_model):
         noisy,
         noise_model=noise_model,
         config=config,
-        network_config=NetworkConfig(n_filters=args.n_filters),
+        network_config=None if args.n_filters is None else NetworkConfig(n_filters=args.n_filters),
         device="cpu",
     )
     for event in trainer.run():
@@ -153,7 +155,8 @@ def train_model(args, noisy: np.ndarray, noise_model):
         f"trained {trainer.n_steps} steps of {config.batch_size}×{config.patch_size}² in "
         f"{trainer.train_seconds:.0f} s: {rate:.1f} training patches/s "
         f"({rate * config.patch_size**2 / 1e6:.2f} Mpixel/s), {trainer.device_choice.description},"
-        f" mixed precision {model.provenance['mixed_precision']}",
+        f" mixed precision {model.provenance['mixed_precision']},"
+        f" {model.network_config.n_filters} filters",
         flush=True,
     )
     return model

@@ -8,7 +8,7 @@ cosine decay over the budget, and a network of 16 instead of 32 first-level filt
 replace the ones that the caller did not set.
 
 Measured on FMD confocal data with 15 minutes of training on a 2-core CPU
-(``benchmarks/bench_fmd_quality.py``): 64² patches learn 1.65× more pixels per second than
+(``benchmarks/bench_fmd_quality.py``): 64² patches learn 1.2–1.65× more pixels per second than
 128²; 16 filters take 2.8× more steps than 32 in the same time and reach 36.25 instead of
 35.32 dB (MMSE of 100 samples), and sample twice as fast.
 """

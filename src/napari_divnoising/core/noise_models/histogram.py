@@ -13,7 +13,8 @@ Differences from the reference likelihood, on purpose:
   reference interpolates between their lower edges), and empty signal rows inside the
   fitted range are filled in from their populated neighbours, so ``p(x|s)`` is smooth and
   differentiable in ``s``;
-* the density is, like the mixture's, offset by ``1e-10`` so its log is always finite.
+* the density is offset by ``1e-10``, as in the reference, so its log is always finite
+  (the mixture needs no offset: it is computed in log space).
 
 As a density it is uniform inside each observation bin: its variance includes the bin's
 ``width**2 / 12`` and its samples are spread uniformly within the drawn bin.

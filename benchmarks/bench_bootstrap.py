@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from napari_divnoising.core.bootstrap import BOOTSTRAP_PERCENTILES, bootstrap
-from napari_divnoising.core.calibration import calibration_pairs
-from napari_divnoising.core.metrics import psnr
-from napari_divnoising.core.poisson_gaussian import estimate_poisson_gaussian
+from napari_divnoising.core.noise_model.bootstrap import BOOTSTRAP_PERCENTILES, bootstrap
+from napari_divnoising.core.noise_model.calibration import calibration_pairs
+from napari_divnoising.core.noise_model.poisson_gaussian import estimate_poisson_gaussian
+from napari_divnoising.core.quality.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "fmd_confocal_bpae_b"
@@ -86,7 +86,7 @@ def compare_noise_models(
 ) -> bool:
     import torch
 
-    from napari_divnoising.core.noise_models import fit_noise_model
+    from napari_divnoising.core.noise_model import fit_noise_model
 
     torch.set_num_threads(2)
     calibration = calibration_pairs([DATA / f"view{view:02d}_raw.tif" for view in views])

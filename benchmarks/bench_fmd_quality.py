@@ -29,13 +29,14 @@ import numpy as np
 import tifffile
 import torch
 
-from napari_divnoising.core.bundle import load_model, save_model
-from napari_divnoising.core.calibration import calibration_pairs
-from napari_divnoising.core.config import NetworkConfig, TrainingConfig
-from napari_divnoising.core.metrics import psnr, structural_similarity
-from napari_divnoising.core.noise_models import fit_noise_model, load_noise_model
-from napari_divnoising.core.training import Trainer
-from napari_divnoising.core.training_events import CollapseRestart, EpochDone, StoppedEarly
+from napari_divnoising.core.events import CollapseRestart, EpochDone, StoppedEarly
+from napari_divnoising.core.model.bundle import load_model, save_model
+from napari_divnoising.core.model.config import NetworkConfig
+from napari_divnoising.core.noise_model import fit_noise_model, load_noise_model
+from napari_divnoising.core.noise_model.calibration import calibration_pairs
+from napari_divnoising.core.quality.metrics import psnr, structural_similarity
+from napari_divnoising.core.training.config import TrainingConfig
+from napari_divnoising.core.training.trainer import Trainer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fmd_confocal_bpae_b"
 
@@ -83,7 +84,7 @@ def load_views(folder: Path, n_views: int) -> tuple[list[np.ndarray], list[np.nd
 
 def vst_params(stacks: list[np.ndarray]):
     """Poisson–Gaussian line fitted to the per-pixel mean/variance of the 50-frame stacks."""
-    from napari_divnoising.core.poisson_gaussian import PoissonGaussianParams
+    from napari_divnoising.core.noise_model.poisson_gaussian import PoissonGaussianParams
 
     frames = np.stack(stacks).astype(np.float64)
     mean, var = frames.mean(axis=1).ravel(), frames.var(axis=1, ddof=1).ravel()
@@ -141,14 +142,9 @@ def train_model(args, noisy: np.ndarray, noise_model):
         device="cpu",
     )
     for event in trainer.run():
-        if isinstance(event, EpochDone) and event.epoch % 25 == 0:
-            print(
-                f"  epoch {event.epoch:4d}  {event.elapsed_s:6.0f} s  train {event.train_loss:.4f}"
-                f"  val {event.val_loss:.4f}  kl {event.kl:.4f}  lr {event.lr:.2e}",
-                flush=True,
-            )
-        elif isinstance(event, (CollapseRestart, StoppedEarly)):
-            print(f"  {event}", flush=True)
+        every_25th = isinstance(event.payload, EpochDone) and event.payload.epoch % 25 == 0
+        if every_25th or isinstance(event.payload, (CollapseRestart, StoppedEarly)):
+            print(f"  {event.message}", flush=True)
     model = trainer.best_model()
     rate = trainer.n_steps * config.batch_size / max(trainer.train_seconds, 1e-9)
     print(
@@ -174,7 +170,7 @@ def time_levers(noisy: np.ndarray, noise_model, repeats: int = 5) -> None:
         ("fp32, 64×64²", 64, 64, "off", False),
         ("channels-last, 64×64²", 64, 64, "off", True),
     ]
-    from napari_divnoising.core.device import bf16_is_fast
+    from napari_divnoising.core.model.device import bf16_is_fast
 
     native_bf16 = bf16_is_fast(torch.device("cpu"))
     for name, patch, batch, precision, channels_last in settings:
@@ -194,7 +190,7 @@ def time_levers(noisy: np.ndarray, noise_model, repeats: int = 5) -> None:
         trainer = Trainer(noisy, noise_model=noise_model, config=config, device="cpu")
         times, last = [], time.perf_counter()
         for event in trainer.run():
-            if type(event).__name__ == "StepDone":
+            if event.loss is not None:  # one optimisation step
                 now = time.perf_counter()
                 times.append(now - last)
                 last = now
@@ -229,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.save_model is not None:
             save_model(model, args.save_model)
 
-    from napari_divnoising.core.inference import sample_posterior
+    from napari_divnoising.core.prediction.sampling import sample_posterior
 
     columns = {"noisy": [], "bm3d+vst": [], "mmse": [], "map": [], "mmse+tta": []}
     params = None if args.no_bm3d else vst_params(stacks)
@@ -237,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     for view, (image, truth) in enumerate(zip(noisy, truths, strict=True), start=1):
         columns["noisy"].append(scores(image.astype(np.float32), truth))
         if params is not None:
-            from napari_divnoising.core.bootstrap import bootstrap_signal
+            from napari_divnoising.core.noise_model.bootstrap import bootstrap_signal
 
             columns["bm3d+vst"].append(scores(bootstrap_signal(image, params=params), truth))
         start = time.perf_counter()

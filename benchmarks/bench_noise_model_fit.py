@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_divnoising.core.noise_models import (
+from napari_divnoising.core.noise_model import (
     check_variance,
     fit_noise_model,
     mean_negative_log_likelihood,

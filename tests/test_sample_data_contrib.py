@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_divnoising.sample_data import calibration_sample, noisy_sample
+from napari_divnoising.napari_samples import calibration_sample, noisy_sample
 
 MANIFEST = Path(__file__).resolve().parents[1] / "src" / "napari_divnoising" / "napari.yaml"
 
@@ -37,7 +37,7 @@ def test_samples_are_deterministic():
 
 def test_module_imports_neither_napari_nor_qt():
     code = (
-        "import sys, napari_divnoising.sample_data as m; m.noisy_sample(); "
+        "import sys, napari_divnoising.napari_samples as m; m.noisy_sample(); "
         "bad = [n for n in ('napari', 'qtpy', 'PyQt6', 'torch') if n in sys.modules]; "
         "print(','.join(bad))"
     )

@@ -76,7 +76,7 @@ def main(out: Path, *, train_minutes: float, quick: bool) -> None:
         settings.gui_notification_level = level
 
 
-def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:
+def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:  # noqa: PLR0915 - one scripted walk through the docks
     out.mkdir(parents=True, exist_ok=True)
     viewer = napari.Viewer(title="napari-divnoising", show=True)
     viewer.window.resize(*WINDOW_SIZE)

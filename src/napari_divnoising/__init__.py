@@ -18,26 +18,29 @@ except ImportError:  # pragma: no cover - running from a source tree without a b
 _LAZY = {
     "DivNoising": "api",
     "make_sample_data": "core.sample_data",
-    "calibration_pairs": "core.calibration",
-    "estimate_poisson_gaussian": "core.poisson_gaussian",
-    "bootstrap_signal": "core.bootstrap",
-    "bootstrap_pairs": "core.bootstrap",
-    "fit_noise_model": "core.noise_models",
-    "load_noise_model": "core.noise_models",
-    "GaussianMixtureNoiseModel": "core.noise_models",
-    "HistogramNoiseModel": "core.noise_models",
-    "NetworkConfig": "core.config",
-    "TrainingConfig": "core.config",
-    "train": "core.training",
-    "Trainer": "core.training",
-    "sample_posterior": "core.inference",
-    "load_model": "core.bundle",
-    "save_model": "core.bundle",
-    "psnr": "core.metrics",
-    "nrmse": "core.metrics",
-    "structural_similarity": "core.metrics",
-    "rse_map": "core.metrics",
-    "quality_scores": "core.metrics",
+    "calibration_pairs": "core.noise_model.calibration",
+    "estimate_poisson_gaussian": "core.noise_model.poisson_gaussian",
+    "bootstrap_signal": "core.noise_model.bootstrap",
+    "bootstrap_pairs": "core.noise_model.bootstrap",
+    "fit_noise_model": "core.noise_model",
+    "make_noise_model": "core.noise_model.recipe",
+    "NoiseModelSettings": "core.noise_model.settings",
+    "quality_control": "core.quality.recipe",
+    "load_noise_model": "core.noise_model",
+    "GaussianMixtureNoiseModel": "core.noise_model",
+    "HistogramNoiseModel": "core.noise_model",
+    "NetworkConfig": "core.model.config",
+    "TrainingConfig": "core.training.config",
+    "train": "core.training.trainer",
+    "Trainer": "core.training.trainer",
+    "sample_posterior": "core.prediction.sampling",
+    "load_model": "core.model.bundle",
+    "save_model": "core.model.bundle",
+    "psnr": "core.quality.metrics",
+    "nrmse": "core.quality.metrics",
+    "structural_similarity": "core.quality.metrics",
+    "rse_map": "core.quality.metrics",
+    "quality_scores": "core.quality.metrics",
 }
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "GaussianMixtureNoiseModel",
     "HistogramNoiseModel",
     "NetworkConfig",
+    "NoiseModelSettings",
     "Trainer",
     "TrainingConfig",
     "__version__",
@@ -55,9 +59,11 @@ __all__ = [
     "fit_noise_model",
     "load_model",
     "load_noise_model",
+    "make_noise_model",
     "make_sample_data",
     "nrmse",
     "psnr",
+    "quality_control",
     "quality_scores",
     "rse_map",
     "sample_posterior",
@@ -82,18 +88,22 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .api import DivNoising
-    from .core.bootstrap import bootstrap_pairs, bootstrap_signal
-    from .core.bundle import load_model, save_model
-    from .core.calibration import calibration_pairs
-    from .core.config import NetworkConfig, TrainingConfig
-    from .core.inference import sample_posterior
-    from .core.metrics import nrmse, psnr, quality_scores, rse_map, structural_similarity
-    from .core.noise_models import (
+    from .core.model.bundle import load_model, save_model
+    from .core.model.config import NetworkConfig
+    from .core.noise_model import (
         GaussianMixtureNoiseModel,
         HistogramNoiseModel,
         fit_noise_model,
         load_noise_model,
     )
-    from .core.poisson_gaussian import estimate_poisson_gaussian
+    from .core.noise_model.bootstrap import bootstrap_pairs, bootstrap_signal
+    from .core.noise_model.calibration import calibration_pairs
+    from .core.noise_model.poisson_gaussian import estimate_poisson_gaussian
+    from .core.noise_model.recipe import make_noise_model
+    from .core.noise_model.settings import NoiseModelSettings
+    from .core.prediction.sampling import sample_posterior
+    from .core.quality.metrics import nrmse, psnr, quality_scores, rse_map, structural_similarity
+    from .core.quality.recipe import quality_control
     from .core.sample_data import make_sample_data
-    from .core.training import Trainer, train
+    from .core.training.config import TrainingConfig
+    from .core.training.trainer import Trainer, train

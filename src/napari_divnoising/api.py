@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .core.bundle import TrainedModel
-    from .core.inference import Prediction
-    from .core.noise_models import NoiseModel
+    from .core.model.bundle import TrainedModel
+    from .core.noise_model import NoiseModel
+    from .core.prediction.sampling import Prediction
 
 __all__ = ["DivNoising"]
 
@@ -44,7 +44,7 @@ class DivNoising:
     device : str
         ``"auto"`` (GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``.
     **training_options
-        Fields of :class:`~napari_divnoising.core.config.TrainingConfig`, e.g.
+        Fields of :class:`~napari_divnoising.core.training.config.TrainingConfig`, e.g.
         ``time_budget_minutes=5``, ``max_epochs=200``, ``seed=0``.
 
     Examples
@@ -65,7 +65,7 @@ class DivNoising:
         device: str = "auto",
         **training_options: Any,
     ) -> None:
-        from .core.config import TrainingConfig
+        from .core.training.config import TrainingConfig
 
         self.noise_model = noise_model
         self.gaussian_sigma = gaussian_sigma
@@ -91,8 +91,8 @@ class DivNoising:
         DivNoising
             Ready to :meth:`sample`, or to :meth:`fit` further.
         """
-        from .core.bundle import load_model
-        from .core.device import select_device
+        from .core.model.bundle import load_model
+        from .core.model.device import select_device
 
         model = load_model(path, device=select_device(device).device)
         denoiser = cls(model.noise_model, gaussian_sigma=model.gaussian_sigma, device=device)
@@ -121,7 +121,7 @@ class DivNoising:
         DivNoising
             ``self``, trained.
         """
-        from .core.training import train
+        from .core.training.trainer import train
 
         self.model = train(
             images,
@@ -150,7 +150,7 @@ class DivNoising:
         image : ndarray
             A noisy 2D image or stack, in raw camera units.
         **options
-            Keyword options of :func:`~napari_divnoising.core.inference.sample_posterior`
+            Keyword options of :func:`~napari_divnoising.core.prediction.sampling.sample_posterior`
             (``n_samples``, ``keep_samples``, ``map_estimate``, ``uncertainty``, ``tta``,
             ``tile_size``, ``seed``, ``progress``).
 
@@ -159,7 +159,7 @@ class DivNoising:
         Prediction
             The results, in raw intensity units.
         """
-        from .core.inference import sample_posterior
+        from .core.prediction.sampling import sample_posterior
 
         options.setdefault("device", self.device)
         return sample_posterior(image, self._trained(), **options)
@@ -174,7 +174,7 @@ class DivNoising:
 
     def save(self, path: str | os.PathLike) -> None:
         """Save the trained model (weights, configuration, noise model, history) to one file."""
-        from .core.bundle import save_model
+        from .core.model.bundle import save_model
 
         save_model(self._trained(), path)
 

@@ -5,8 +5,8 @@ import pytest
 import tifffile
 
 from napari_divnoising.cli import main
-from napari_divnoising.core.bundle import load_model
-from napari_divnoising.core.noise_models import load_noise_model
+from napari_divnoising.core.model.bundle import load_model
+from napari_divnoising.core.noise_model import load_noise_model
 
 TINY_TRAINING = ["--max-epochs", "2", "--patch-size", "32", "--batch-size", "4", "--seed", "0"]
 
@@ -113,6 +113,45 @@ def test_predict_writes_every_requested_result(sample, model_file, tmp_path, cap
         "uncertainty": (64, 64),
         "samples": (3, 64, 64),
     }
+
+
+def test_predict_records_its_settings_beside_the_results(sample, model_file, tmp_path):
+    import json
+
+    argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
+    assert main([*argv, "--samples", "3", "--seed", "7", "--tta", "--quiet"]) == 0
+    record = json.loads((tmp_path / "frame0_prediction.json").read_text())
+    assert record["settings"]["n_samples"] == 3 and record["settings"]["seed"] == 7
+    assert record["settings"]["tta"] is True
+    assert record["settings"]["uncertainty"] is False  # the command writes it on request
+    assert record["model_file"] == str(model_file.resolve())
+    assert record["software"]["package"] == "napari-divnoising"
+    assert not (tmp_path / "frame0_uncertainty.tif").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "flag"),
+    [(["--samples", "0"], "--samples"), (["--tile-size", "3"], "--tile-size")],
+)
+def test_predict_names_a_bad_option_before_reading_the_model(
+    sample, tmp_path, capsys, options, flag
+):
+    missing = tmp_path / "no_such_model.divnoising"
+    argv = ["predict", str(missing), str(sample["first_frame"]), "--out", str(tmp_path)]
+    assert main([*argv, *options]) == 2
+    error = capsys.readouterr().err.strip()
+    assert flag in error and "no_such_model" not in error
+    assert "\n" not in error
+
+
+def test_predict_keeps_an_existing_record(sample, model_file, tmp_path, capsys):
+    record = tmp_path / "frame0_prediction.json"
+    record.write_text("precious")
+    argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
+    assert main([*argv, "--samples", "2", "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert record.read_text() == "precious"
+    assert not (tmp_path / "frame0_mmse.tif").exists()
 
 
 def test_predict_refuses_a_corrupt_model(sample, tmp_path, capsys):

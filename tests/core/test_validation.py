@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from napari_divnoising.core.validation import ImageError, as_image_stack
+from napari_divnoising.core.errors import InputError
+from napari_divnoising.core.validation import as_image_stack
 
 
 def test_2d_image_becomes_a_one_plane_float_stack(rng):
@@ -33,22 +34,22 @@ def test_input_is_never_modified_or_shared(rng):
     ],
 )
 def test_unusable_images_are_rejected_with_a_reason(image, message):
-    with pytest.raises(ImageError, match=message):
+    with pytest.raises(InputError, match=message):
         as_image_stack(image)
 
 
 def test_nan_and_inf_are_counted_in_the_message(rng):
     image = rng.normal(size=(16, 16))
     image[0, :3] = [np.nan, np.inf, -np.inf]
-    with pytest.raises(ImageError, match="3 NaN or infinite"):
+    with pytest.raises(InputError, match="3 NaN or infinite"):
         as_image_stack(image)
 
 
 def test_too_small_image_names_the_minimum(rng):
-    with pytest.raises(ImageError, match=r"at least 64×64"):
+    with pytest.raises(InputError, match=r"at least 64×64"):
         as_image_stack(rng.normal(size=(32, 80)), min_size=64)
 
 
 def test_stack_refused_when_a_single_image_is_required(rng):
-    with pytest.raises(ImageError, match="single 2D image"):
+    with pytest.raises(InputError, match="single 2D image"):
         as_image_stack(rng.normal(size=(2, 16, 16)), allow_stack=False)

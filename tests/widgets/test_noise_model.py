@@ -116,3 +116,43 @@ def test_saving_without_a_model_is_a_notification(widget, notifications, tmp_pat
     widget.save_button.changed.emit(True)
     assert any("No noise model to save" in str(n.message) for n in notifications)
     assert not (tmp_path / "camera.npz").exists()
+
+
+def _cli_model(tmp_path, source_flag, image, *extra):
+    from napari_divnoising.cli import main
+    from napari_divnoising.core.io import write_tiff
+    from napari_divnoising.core.noise_model import load_noise_model
+
+    path = write_tiff(tmp_path / "input.tif", image)
+    out = tmp_path / "cli.npz"
+    argv = ["fit-noise-model", source_flag, str(path), "--out", str(out), "--quiet", *extra]
+    assert main(argv) == 0
+    return load_noise_model(out)
+
+
+@pytest.mark.parametrize("source", ["calibration", "bootstrap"])
+def test_dock_and_command_line_make_the_same_noise_model(
+    widget, viewer, qtbot, tmp_path, sample, source
+):
+    """One recipe: the same image, settings and seed give the same model in both."""
+    if source == "calibration":
+        image = sample.calibration
+        flag = "--calibration"
+    else:
+        image = sample.noisy[:2, :48, :48]
+        viewer.add_image(image, name="two frames")
+        widget.form.source.value = BOOTSTRAP
+        widget.form.layer.value = viewer.layers["two frames"]
+        flag = "--bootstrap"
+    widget.form.seed.value = 3
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner, timeout=120_000)
+    in_dock = widget.store.noise_model
+    on_command_line = _cli_model(tmp_path, flag, image, "--iterations", "5", "--seed", "3")
+    assert in_dock.metadata["source"] == on_command_line.metadata["source"] == source
+    np.testing.assert_allclose(in_dock.weight, on_command_line.weight, rtol=1e-6, atol=1e-6)
+    assert in_dock.min_signal == pytest.approx(on_command_line.min_signal, rel=1e-6)
+    assert in_dock.max_signal == pytest.approx(on_command_line.max_signal, rel=1e-6)
+    assert in_dock.min_sigma == pytest.approx(on_command_line.min_sigma, rel=1e-6)
+    if source == "bootstrap":  # the pseudo ground truth's extremes are left out in both
+        assert in_dock.metadata["fit"]["lower_percentile"] == 0.5

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tifffile
 
 from napari_divnoising.widgets.quality import QualityControlWidget
 
@@ -73,3 +74,68 @@ def test_quality_control_refuses_mismatched_shapes(qc_layers, qtbot, notificatio
     widget.ground_truth.value = viewer.layers["gt"]
     widget.runner.run_button.click()
     assert any("same shape" in str(n.message) for n in notifications)
+
+
+def test_quality_control_refuses_an_image_smaller_than_the_ssim_window(
+    qc_layers, qtbot, notifications
+):
+    viewer = qc_layers
+    viewer.add_image(np.ones((8, 8)) * np.arange(8), name="tiny")
+    widget = QualityControlWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.prediction.value = viewer.layers["pred"]
+    widget.ground_truth.value = viewer.layers["tiny"]
+    widget.runner.run_button.click()
+    assert not widget.runner.running
+    assert any("`ground truth` is 8×8 pixels" in str(n.message) for n in notifications)
+
+
+@pytest.mark.parametrize("frames", [1, 3], ids=["2d", "stack-vs-2d-ground-truth"])
+def test_dock_and_evaluate_command_give_the_same_figures(
+    qc_layers, qtbot, tmp_path, capsys, monkeypatch, frames
+):
+    from napari_divnoising.cli import _evaluate, main
+    from napari_divnoising.core.io import write_tiff
+
+    viewer = qc_layers
+    if frames > 1:  # a stack prediction of one scene, scored against its 2D ground truth
+        for name in ("pred", "noisy"):
+            layer = viewer.layers[name]
+            shifts = np.arange(frames, dtype=np.float32)[:, None, None]
+            viewer.add_image(layer.data[None] + shifts, name=f"{name}_stack")
+    pred, noisy = ("pred", "noisy") if frames == 1 else ("pred_stack", "noisy_stack")
+    widget = QualityControlWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.prediction.value = viewer.layers[pred]
+    widget.ground_truth.value = viewer.layers["gt"]
+    widget.noisy.value = viewer.layers[noisy]
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    dock = widget.last_result
+    assert dock is not None
+
+    paths = {name: tmp_path / f"{name}.tif" for name in (pred, "gt", noisy)}
+    for name, path in paths.items():
+        write_tiff(path, viewer.layers[name].data)
+    returned = []
+    real_drive = _evaluate.drive
+    monkeypatch.setattr(
+        _evaluate, "drive", lambda job: returned.append(real_drive(job)) or returned[-1]
+    )
+    argv = ["evaluate", str(paths[pred]), str(paths["gt"]), "--noisy", str(paths[noisy])]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    (cli,) = returned
+
+    for dock_scores, cli_scores in ((dock.prediction, cli.prediction), (dock.noisy, cli.noisy)):
+        for figure in ("psnr", "ssim", "nrmse"):
+            assert getattr(dock_scores, figure) == pytest.approx(
+                getattr(cli_scores, figure), abs=1e-6
+            )
+    printed = capsys.readouterr().out
+    assert _evaluate.format_scores({"noisy": dock.noisy, "prediction": dock.prediction}) in printed
+    ssim_map = tifffile.imread(tmp_path / f"{pred}_ssim_map.tif")
+    rse_map = tifffile.imread(tmp_path / f"{pred}_rse_map.tif")
+    np.testing.assert_array_equal(ssim_map, viewer.layers[f"{pred}_ssim_map"].data)
+    np.testing.assert_array_equal(rse_map, viewer.layers[f"{pred}_rse_map"].data)
+    assert ssim_map.shape == viewer.layers[pred].data.shape
+    assert f"{float(widget.table.item(0, 1).text()):.4f}" == f"{cli.prediction.ssim:.4f}"

@@ -94,3 +94,28 @@ def test_wrong_layer_is_a_notification(widget, viewer, notifications, make_layer
     assert not widget.runner.running
     assert any(message in str(n.message) for n in notifications)
     assert len(viewer.layers) == 2
+
+
+def test_fields_follow_the_sampling_settings(viewer):
+    from napari_divnoising.core.prediction.config import MAX_SAMPLES, SamplingConfig
+    from napari_divnoising.core.settings import field_spec
+
+    widget = SamplingWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    defaults = SamplingConfig()
+    assert widget.n_samples.value == defaults.n_samples
+    assert (widget.n_samples.min, widget.n_samples.max) == (1, MAX_SAMPLES)
+    assert widget.n_samples.tooltip == field_spec(SamplingConfig, "n_samples").help
+    assert widget.uncertainty.value is defaults.uncertainty
+    assert widget.tile_size.value == 0  # chosen from the memory
+    widget.n_samples.value, widget.keep_samples.value = 5, 7
+    settings = widget.sampling_config()
+    assert isinstance(settings, SamplingConfig)
+    assert settings.tile_size is None and settings.keep_samples == 5
+
+
+def test_a_tile_too_small_is_a_notification(widget, notifications):
+    widget.tile_size.value = 8
+    widget.runner.run_button.click()
+    assert not widget.runner.running
+    assert any("tile_size" in str(n.message) for n in notifications)

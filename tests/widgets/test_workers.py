@@ -5,6 +5,7 @@ import warnings
 
 import pytest
 
+from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.events import Progress
 from napari_divnoising.widgets._workers import JobRunner, describe_error, format_seconds
 
@@ -23,7 +24,7 @@ def runner(qtbot):
 def counting(n, *, fail_at=None, warn_at=None, delay=0.0):
     for step in range(1, n + 1):
         if step == fail_at:
-            raise ValueError("the image is 5×5 pixels; at least 16×16 is needed")
+            raise InputError("the image is 5×5 pixels; at least 16×16 is needed")
         if step == warn_at:
             warnings.warn("intensities outside the noise model's range", UserWarning, stacklevel=1)
         time.sleep(delay)

@@ -105,48 +105,39 @@ def save_sample_data(data, folder: Path) -> None:
 
 def fit_calibrated_model(data, folder: Path, arguments: argparse.Namespace):
     """Fit a GMM noise model from the calibration frames and save it."""
-    from ..core.calibration import calibration_pairs
-    from ..core.noise_models import iter_fit_noise_model
+    from ..core.noise_model.recipe import iter_make_noise_model
 
     print("\n1. noise model from calibration frames (signal = mean of the frames)")
-    pairs = calibration_pairs(data.calibration)
-    model = drive(
-        iter_fit_noise_model(
-            pairs.signal, pairs.observation, n_iterations=arguments.iterations, seed=arguments.seed
-        ),
-        quiet=arguments.quiet,
-    )
+    job = iter_make_noise_model(data.calibration, settings=noise_model_settings(arguments))
+    model = drive(job, quiet=arguments.quiet).noise_model
     model.save(folder / "noise_model_calibrated.npz")
     return model
 
 
 def fit_bootstrapped_model(data, folder: Path, arguments: argparse.Namespace):
     """Bootstrap a pseudo ground truth from the noisy frames, fit a GMM to it and save both."""
-    from ..core.bootstrap import BOOTSTRAP_PERCENTILES, iter_bootstrap_signal
     from ..core.io import write_tiff
-    from ..core.noise_models import iter_fit_noise_model
+    from ..core.noise_model.recipe import iter_make_noise_model
 
     print(
         "\n2. noise model bootstrapped from the noisy frames "
         "(BM3D after a variance-stabilising transform)"
     )
-    pseudo_ground_truth = drive(iter_bootstrap_signal(data.noisy), quiet=arguments.quiet)
-    write_tiff(
-        folder / "bootstrap_pseudo_ground_truth.tif", pseudo_ground_truth.astype(np.float32)
+    job = iter_make_noise_model(
+        data.noisy, source="bootstrap", settings=noise_model_settings(arguments)
     )
-    model = drive(
-        iter_fit_noise_model(
-            pseudo_ground_truth,
-            data.noisy,
-            n_iterations=arguments.iterations,
-            seed=arguments.seed,
-            lower_percentile=BOOTSTRAP_PERCENTILES[0],
-            upper_percentile=BOOTSTRAP_PERCENTILES[1],
-        ),
-        quiet=arguments.quiet,
-    )
-    model.save(folder / "noise_model_bootstrapped.npz")
-    return model, pseudo_ground_truth
+    result = drive(job, quiet=arguments.quiet)
+    (pseudo_ground_truth,) = result.pseudo_ground_truth
+    write_tiff(folder / "bootstrap_pseudo_ground_truth.tif", pseudo_ground_truth)
+    result.noise_model.save(folder / "noise_model_bootstrapped.npz")
+    return result.noise_model, pseudo_ground_truth
+
+
+def noise_model_settings(arguments: argparse.Namespace):
+    """Return the demo's noise-model settings: the defaults, with its seed and iterations."""
+    from ..core.noise_model.settings import NoiseModelSettings
+
+    return NoiseModelSettings(n_iterations=arguments.iterations, seed=arguments.seed)
 
 
 def print_noise_model_table(data, models: dict) -> None:
@@ -168,10 +159,10 @@ def print_noise_model_table(data, models: dict) -> None:
 
 def train_model(data, noise_model, folder: Path, arguments: argparse.Namespace):
     """Train DivNoising on the noisy frames with the calibrated noise model; save it."""
-    from ..core.bundle import save_model
-    from ..core.config import TrainingConfig
-    from ..core.training import Trainer
-    from ._train import run_with_report
+    from ..core.model.bundle import save_model
+    from ..core.training.config import TrainingConfig
+    from ..core.training.trainer import Trainer
+    from ._train import train_with_report
 
     print(f"\n3. training DivNoising on the noisy frames ({arguments.minutes:g} min budget)")
     if arguments.quick:
@@ -181,16 +172,15 @@ def train_model(data, noise_model, folder: Path, arguments: argparse.Namespace):
     else:
         config = TrainingConfig(seed=arguments.seed, time_budget_minutes=arguments.minutes)
     trainer = Trainer(data.noisy, noise_model=noise_model, config=config, device=arguments.device)
-    run_with_report(trainer, quiet=arguments.quiet)
-    model = trainer.best_model()
+    model = train_with_report(trainer, quiet=arguments.quiet)
     save_model(model, folder / "model.divnoising")
     return model
 
 
 def predict(data, model, folder: Path, arguments: argparse.Namespace):
     """Sample the posterior of the first noisy frame; save MMSE, MAP, uncertainty, samples."""
-    from ..core.inference import iter_sample_posterior
     from ..core.io import write_tiff
+    from ..core.prediction.sampling import iter_sample_posterior
 
     print(f"\n4. sampling {arguments.samples} denoised images of the first frame")
     prediction = drive(
@@ -213,7 +203,7 @@ def predict(data, model, folder: Path, arguments: argparse.Namespace):
 
 def print_quality_table(data, images: dict[str, np.ndarray]) -> None:
     """Print PSNR, SSIM and NRMSE of each image against the clean ground truth."""
-    from ..core.metrics import quality_scores
+    from ..core.quality.metrics import quality_scores
     from ._evaluate import format_scores
 
     print("\n5. quality against the ground truth")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._progress import CommandError, user_errors
+from ._progress import CommandError, drive, user_errors
 
 
 def add_to(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +20,12 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("prediction", type=Path, metavar="PREDICTION", help="denoised TIFF")
-    parser.add_argument("ground_truth", type=Path, metavar="GT", help="ground-truth TIFF")
+    parser.add_argument(
+        "ground_truth",
+        type=Path,
+        metavar="GT",
+        help="ground-truth TIFF (a 2D one is compared with every plane of a stack)",
+    )
     parser.add_argument("--noisy", type=Path, help="the noisy input, scored for comparison")
     parser.add_argument(
         "--out", type=Path, help="folder for the maps (default: beside PREDICTION)"
@@ -32,7 +37,7 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
 def run(arguments: argparse.Namespace) -> None:
     """Score and write the maps."""
     from ..core.io import read_image, write_tiff
-    from ..core.metrics import quality_scores, rse_map, structural_similarity
+    from ..core.quality.recipe import iter_quality_control
 
     folder = arguments.out or arguments.prediction.parent
     stem = arguments.prediction.stem
@@ -42,12 +47,14 @@ def run(arguments: argparse.Namespace) -> None:
             raise CommandError(f"{path} exists; pass --overwrite to replace it")
     with user_errors():
         truth = read_image(arguments.ground_truth)
-        rows = {"prediction": read_image(arguments.prediction)}
-        if arguments.noisy is not None:
-            rows = {"noisy": read_image(arguments.noisy), **rows}
-        scores = {name: quality_scores(image, truth) for name, image in rows.items()}
-        write_tiff(maps["ssim"], structural_similarity(rows["prediction"], truth).map)
-        write_tiff(maps["rse"], rse_map(rows["prediction"], truth))
+        prediction = read_image(arguments.prediction)
+        noisy = read_image(arguments.noisy) if arguments.noisy is not None else None
+        result = drive(iter_quality_control(prediction, truth, noisy))
+        write_tiff(maps["ssim"], result.ssim_map)
+        write_tiff(maps["rse"], result.rse_map)
+    scores = {"prediction": result.prediction}
+    if result.noisy is not None:
+        scores = {"noisy": result.noisy, **scores}
     print(format_scores(scores))
     for path in maps.values():
         print(f"wrote {path}")

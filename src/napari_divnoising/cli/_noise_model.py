@@ -7,9 +7,22 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.noise_model.settings import NoiseModelSettings
 from ._progress import CommandError, drive, user_errors
+from ._settings import add_setting, setting_flags, settings_from
 
-SUFFIX_OF_KIND = {"gmm": ".npz", "histogram": ".npy"}
+#: Each NoiseModelSettings field and the option that sets it.
+SETTING_FLAGS = {
+    "kind": "--kind",
+    "n_gaussian": "--n-gaussian",
+    "n_coeff": "--n-coeff",
+    "min_sigma": "--min-sigma",
+    "n_iterations": "--iterations",
+    "lower_percentile": "--lower-percentile",
+    "upper_percentile": "--upper-percentile",
+    "bins": "--bins",
+    "seed": "--seed",
+}
 
 
 def add_to(subparsers: argparse._SubParsersAction) -> None:
@@ -39,28 +52,18 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
         help="noisy images (2D or stacks) to bootstrap the model from",
     )
     parser.add_argument(
+        "--denoised",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="with --bootstrap: your own denoised version of each image, used as the "
+        "pseudo ground truth instead of BM3D",
+    )
+    parser.add_argument(
         "--out", type=Path, required=True, help="model file (.npz for gmm, .npy for histogram)"
     )
-    parser.add_argument(
-        "--kind", choices=sorted(SUFFIX_OF_KIND), default="gmm", help="model kind (default: gmm)"
-    )
-    parser.add_argument("--n-gaussian", type=int, default=3, help="GMM components (default: 3)")
-    parser.add_argument(
-        "--n-coeff", type=int, default=2, help="GMM polynomial coefficients (default: 2)"
-    )
-    parser.add_argument(
-        "--min-sigma",
-        type=float,
-        default=None,
-        help="GMM variance floor in squared intensity units (default: derived from the data)",
-    )
-    parser.add_argument(
-        "--iterations", type=int, default=2000, help="GMM fitting iterations (default: 2000)"
-    )
-    parser.add_argument(
-        "--bins", type=int, default=None, help="histogram bins (default: from the data)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    for name, flag in SETTING_FLAGS.items():
+        add_setting(parser, NoiseModelSettings, name, flag)
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -90,59 +93,36 @@ def check_output_path(
         raise CommandError(f"{out} exists; pass --overwrite to replace it")
 
 
-def noise_pairs_from_files(arguments: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    """Return matching (signal, observation) arrays from the calibration or bootstrap files."""
-    from ..core.calibration import calibration_pairs
-    from ..core.io import read_image
-
-    if arguments.calibration:
-        pairs = calibration_pairs([read_image(path) for path in arguments.calibration])
-        return pairs.signal, pairs.observation
-    from ..core.bootstrap import iter_bootstrap_signal
-
-    # Files may differ in shape: the pairs of all files are pooled as flat arrays.
-    signals, observations = [], []
-    for path in arguments.bootstrap:
-        image = read_image(path)
-        signals.append(drive(iter_bootstrap_signal(image), quiet=arguments.quiet).ravel())
-        observations.append(image.ravel())
-    return np.concatenate(signals), np.concatenate(observations)
-
-
 def run(arguments: argparse.Namespace) -> None:
-    """Fit the model and save it."""
-    from ..core.noise_models import iter_fit_noise_model
+    """Make the model and save it."""
+    from ..core.io import read_image
+    from ..core.noise_model.recipe import iter_make_noise_model
 
-    inputs = list(arguments.calibration or arguments.bootstrap)
-    check_output_path(
-        arguments.out,
-        inputs=inputs,
-        overwrite=arguments.overwrite,
-        suffixes=(SUFFIX_OF_KIND[arguments.kind],),
-    )
-    with user_errors():
-        signal, observation = noise_pairs_from_files(arguments)
-        settings = {"kind": arguments.kind, "seed": arguments.seed}
-        if arguments.bootstrap:
-            from ..core.bootstrap import BOOTSTRAP_PERCENTILES
-
-            # The extremes of a pseudo ground truth are its least reliable signals.
-            settings["lower_percentile"], settings["upper_percentile"] = BOOTSTRAP_PERCENTILES
-        if arguments.kind == "gmm":
-            settings |= {
-                "n_gaussian": arguments.n_gaussian,
-                "n_coeff": arguments.n_coeff,
-                "min_sigma": arguments.min_sigma,
-                "n_iterations": arguments.iterations,
-            }
-        else:
-            settings["bins"] = arguments.bins
-        model = drive(
-            iter_fit_noise_model(signal, observation, **settings),
-            quiet=arguments.quiet,
+    if arguments.denoised and not arguments.bootstrap:
+        raise CommandError("--denoised goes with --bootstrap (the noisy images it denoises)")
+    with user_errors(setting_flags(arguments)):
+        settings = settings_from(arguments, NoiseModelSettings)
+        inputs = list(arguments.calibration or arguments.bootstrap) + list(
+            arguments.denoised or []
         )
+        check_output_path(
+            arguments.out,
+            inputs=inputs,
+            overwrite=arguments.overwrite,
+            suffixes=(settings.suffix,),
+        )
+        if arguments.calibration:
+            job = iter_make_noise_model(arguments.calibration, settings=settings)
+        else:
+            images = [read_image(path) for path in arguments.bootstrap]
+            denoised = [read_image(path) for path in arguments.denoised or []] or None
+            source = "denoised" if denoised else "bootstrap"
+            job = iter_make_noise_model(
+                images, source=source, denoised=denoised, settings=settings
+            )
+        model = drive(job, quiet=arguments.quiet).noise_model
         model.save(arguments.out)
-    print(f"saved {arguments.kind} noise model to {arguments.out}")
+    print(f"saved {settings.kind} noise model to {arguments.out}")
     print_noise_curve(model)
 
 

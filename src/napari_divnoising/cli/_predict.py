@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
+from ..core.prediction.config import MIN_TILE_SIZE, SamplingConfig
 from ._progress import CommandError, drive, user_errors
+from ._settings import add_setting, setting_flags, settings_from
+
+#: Each SamplingConfig field the command sets: its option, help text and metavar.
+SETTING_OPTIONS = [
+    ("n_samples", "--samples", "posterior samples", {"metavar": "N"}),
+    ("map_estimate", "--map", "also write the MAP estimate", {}),
+    ("uncertainty", "--uncertainty", "also write the per-pixel std (default: no)", {}),
+    ("keep_samples", "--keep-samples", "write K raw samples", {"metavar": "K"}),
+    ("tta", "--tta", "8-fold test-time augmentation", {}),
+    ("tile_size", "--tile-size", f"tile side, ≥ {MIN_TILE_SIZE} (default: automatic)", {}),
+    ("seed", "--seed", "random seed", {}),
+]
 
 
 def add_to(subparsers: argparse._SubParsersAction) -> None:
@@ -18,76 +32,86 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Draw posterior samples for each image and write <stem>_mmse.tif (their mean), "
             "and on request <stem>_map.tif, <stem>_uncertainty.tif (their standard "
-            "deviation) and <stem>_samples.tif (K raw samples, sample axis first)."
+            "deviation) and <stem>_samples.tif (K raw samples, sample axis first). "
+            "<stem>_prediction.json records the settings, the model file and the software."
         ),
     )
     parser.add_argument("model", type=Path, metavar="MODEL", help="trained model (.divnoising)")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="noisy TIFF images")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument(
-        "--samples", type=int, default=100, help="posterior samples (default: 100)"
-    )
-    parser.add_argument("--map", action="store_true", help="also write the MAP estimate")
-    parser.add_argument("--uncertainty", action="store_true", help="also write the per-pixel std")
-    parser.add_argument(
-        "--keep-samples", type=int, default=0, metavar="K", help="write K raw samples"
-    )
-    parser.add_argument("--tta", action="store_true", help="8-fold test-time augmentation")
-    parser.add_argument(
-        "--tile-size", type=int, default=None, help="tile side (default: automatic)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    for name, flag, text, metavar in SETTING_OPTIONS:
+        add_setting(parser, SamplingConfig, name, flag, help=text, **metavar)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
 
-def output_paths(image_path: Path, folder: Path, arguments: argparse.Namespace) -> dict[str, Path]:
-    """Return the files written for one image, by result name."""
+def sampling_settings(arguments: argparse.Namespace) -> SamplingConfig:
+    """Return the validated settings of the options (the uncertainty only on request)."""
+    with user_errors(setting_flags(arguments)):
+        return settings_from(arguments, SamplingConfig, uncertainty=bool(arguments.uncertainty))
+
+
+def output_paths(image_path: Path, folder: Path, settings: SamplingConfig) -> dict[str, Path]:
+    """Return the images written for one image, by result name."""
     names = ["mmse"]
-    names += ["map"] * arguments.map + ["uncertainty"] * arguments.uncertainty
-    names += ["samples"] * (arguments.keep_samples > 0)
+    names += ["map"] * settings.map_estimate + ["uncertainty"] * settings.uncertainty
+    names += ["samples"] * (settings.keep_samples > 0)
     return {name: folder / f"{image_path.stem}_{name}.tif" for name in names}
 
 
-def check_outputs(arguments: argparse.Namespace) -> None:
+def record_path(image_path: Path, folder: Path) -> Path:
+    """Return the JSON file that records how one image's results were made."""
+    return folder / f"{image_path.stem}_prediction.json"
+
+
+def check_outputs(arguments: argparse.Namespace, settings: SamplingConfig) -> None:
     """Refuse to overwrite inputs or, without --overwrite, existing results."""
     inputs = {path.resolve() for path in [arguments.model, *arguments.images]}
     for image_path in arguments.images:
-        for path in output_paths(image_path, arguments.out, arguments).values():
+        paths = [*output_paths(image_path, arguments.out, settings).values()]
+        for path in [*paths, record_path(image_path, arguments.out)]:
             if path.resolve() in inputs:
                 raise CommandError(f"{path} is one of the inputs; choose another --out")
             if path.exists() and not arguments.overwrite:
                 raise CommandError(f"{path} exists; pass --overwrite to replace it")
 
 
+def write_record(path: Path, settings: SamplingConfig, model_path: Path) -> None:
+    """Write the settings, the model file and the software versions to `path`, atomically."""
+    from ..core.io import atomic_path
+    from ..core.provenance import software_record
+
+    record = {
+        "settings": settings.model_dump(mode="json"),
+        "model_file": str(model_path.resolve()),
+        "software": software_record(),
+    }
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
 def run(arguments: argparse.Namespace) -> None:
     """Predict every image and write the results."""
-    from ..core.bundle import load_model
-    from ..core.inference import iter_sample_posterior
     from ..core.io import read_image, write_tiff
+    from ..core.model.bundle import load_model
+    from ..core.prediction.sampling import iter_sample_posterior
 
-    check_outputs(arguments)
+    settings = sampling_settings(arguments)
+    check_outputs(arguments, settings)
+    options = settings.model_dump(exclude={"version"})
     with user_errors():
         model = load_model(arguments.model)
         for image_path in arguments.images:
             image = read_image(image_path)
             prediction = drive(
-                iter_sample_posterior(
-                    image,
-                    model,
-                    n_samples=arguments.samples,
-                    keep_samples=arguments.keep_samples,
-                    map_estimate=arguments.map,
-                    uncertainty=arguments.uncertainty,
-                    tta=arguments.tta,
-                    tile_size=arguments.tile_size,
-                    seed=arguments.seed,
-                    device=arguments.device,
-                ),
+                iter_sample_posterior(image, model, **options, device=arguments.device),
                 quiet=arguments.quiet,
             )
-            for name, path in output_paths(image_path, arguments.out, arguments).items():
+            for name, path in output_paths(image_path, arguments.out, settings).items():
                 write_tiff(path, np.asarray(getattr(prediction, name), dtype=np.float32))
                 print(f"wrote {path}")
+            record = record_path(image_path, arguments.out)
+            write_record(record, prediction.settings or settings, arguments.model)
+            print(f"wrote {record}")

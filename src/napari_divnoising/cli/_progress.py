@@ -18,11 +18,24 @@ class CommandError(Exception):
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the core's validation errors into :class:`CommandError`."""
+def user_errors(flags: dict[str, str] | None = None) -> Iterator[None]:
+    """Turn the core's user errors into :class:`CommandError`; bugs keep their traceback.
+
+    Parameters
+    ----------
+    flags : dict, optional
+        Settings field -> command-line flag, so that a bad value is named as the user
+        typed it (``time_budget_minutes`` -> ``--time-budget``).
+    """
+    from pydantic import ValidationError
+
+    from ..core.errors import DivNoisingError, settings_error_from
+
     try:
         yield
-    except (ValueError, OSError) as err:
+    except ValidationError as err:
+        raise CommandError(str(settings_error_from(err, names=flags))) from err
+    except (DivNoisingError, OSError) as err:
         raise CommandError(str(err)) from err
 
 
@@ -35,16 +48,21 @@ def show_warnings_briefly() -> None:
     warnings.showwarning = _show
 
 
-def drive(generator: Generator[object, None, ResultT], *, quiet: bool = False) -> ResultT:
-    """Run a core generator to completion with a tqdm progress bar per stage.
+_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+
+
+def drive(generator: Generator[Progress, None, ResultT], *, quiet: bool = False) -> ResultT:
+    """Run a core generator to completion with a progress bar per stage.
+
+    The bar follows each event's ``fraction`` and shows its ``status``; events with a
+    ``message`` print it as a line above the bar.
 
     Parameters
     ----------
     generator : Generator
-        A core generator yielding :class:`~napari_divnoising.core.events.Progress` (or
-        richer events with ``stage``, ``step`` and ``total``).
+        A core generator yielding :class:`~napari_divnoising.core.events.Progress`.
     quiet : bool
-        If True, show no progress bar.
+        If True, show no progress bar and no messages.
 
     Returns
     -------
@@ -61,23 +79,24 @@ def drive(generator: Generator[object, None, ResultT], *, quiet: bool = False) -
                 event = next(generator)
             except StopIteration as stop:
                 return stop.value
-            if quiet or not isinstance(event, Progress):
+            if quiet:
                 continue
             if event.stage != stage:
                 if bar is not None:
                     bar.close()
                 stage = event.stage
                 bar = tqdm(
-                    total=event.total,
-                    desc=event.stage,
+                    total=1.0,
                     file=sys.stderr,
                     leave=True,
+                    bar_format=_BAR_FORMAT,
                     mininterval=0.5 if sys.stderr.isatty() else 10.0,
                 )
-            if event.loss is not None:
-                bar.set_postfix(loss=f"{event.loss:.4g}", refresh=False)
+            if event.message:
+                bar.write(event.message, file=sys.stderr)
+            bar.set_description_str(event.status, refresh=False)
             # update() (not a refresh per event) keeps logs of non-interactive runs short.
-            bar.update(event.step - bar.n)
+            bar.update(event.fraction - bar.n)
     finally:
         if bar is not None:
             bar.close()

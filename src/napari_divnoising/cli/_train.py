@@ -6,10 +6,32 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.model.config import MODEL_SUFFIX
+from ..core.training.config import TrainingConfig
 from ._noise_model import check_output_path
-from ._progress import CommandError, user_errors
+from ._progress import CommandError, drive, user_errors
+from ._settings import add_setting, setting_flags, settings_from
 
-MODEL_SUFFIX = ".divnoising"
+#: Each TrainingConfig field the command sets, and its option.
+SETTING_FLAGS = {
+    "max_epochs": "--max-epochs",
+    "early_stopping_patience": "--patience",
+    "batch_size": "--batch-size",
+    "patch_size": "--patch-size",
+    "learning_rate": "--learning-rate",
+    "time_budget_minutes": "--time-budget",
+    "train_fraction": "--train-fraction",
+    "seed": "--seed",
+}
+SETTING_OPTIONS = {
+    "batch_size": {"help": "Patches per optimisation step (default: 32; 64 with a budget)."},
+    "patch_size": {
+        "help": "Side of the square training patches (default: 128; 64 with a budget)."
+    },
+    "learning_rate": {"help": "Initial Adam learning rate (default: 1e-3; 3e-3 with a budget)."},
+    "time_budget_minutes": {"metavar": "MINUTES"},
+    "seed": {"help": "Seed of every random choice (default: 0)."},
+}
 
 
 def add_to(subparsers: argparse._SubParsersAction) -> None:
@@ -34,53 +56,23 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--continue-from", type=Path, metavar="MODEL", help="continue training this model"
     )
-    parser.add_argument("--max-epochs", type=int, help="maximum epochs (default: 1000)")
-    parser.add_argument(
-        "--patience", type=int, help="early-stopping patience in epochs (default: 100)"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, help="patches per step (default: 32; 64 with a budget)"
-    )
-    parser.add_argument(
-        "--patch-size", type=int, help="patch side (default: 128; 64 with a budget)"
-    )
-    parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
-    parser.add_argument(
-        "--time-budget", type=float, metavar="MINUTES", help="stop after this long"
-    )
-    parser.add_argument(
-        "--train-fraction", type=float, help="fraction of planes to train on (0.85)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    for name, flag in SETTING_FLAGS.items():
+        add_setting(parser, TrainingConfig, name, flag, **SETTING_OPTIONS.get(name, {}))
+    # Reproducible by default on the command line (the API draws a seed when none is given).
+    parser.set_defaults(seed=0)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(run=run)
 
 
-def training_config(arguments: argparse.Namespace):
-    """Build the :class:`TrainingConfig` of the options (unset options keep defaults)."""
-    from ..core.config import TrainingConfig
-
-    options = {
-        "max_epochs": arguments.max_epochs,
-        "early_stopping_patience": arguments.patience,
-        "batch_size": arguments.batch_size,
-        "patch_size": arguments.patch_size,
-        "learning_rate": arguments.learning_rate,
-        "time_budget_minutes": arguments.time_budget,
-        "train_fraction": arguments.train_fraction,
-        "seed": arguments.seed,
-    }
-    return TrainingConfig(**{key: value for key, value in options.items() if value is not None})
-
-
 def run(arguments: argparse.Namespace) -> None:
     """Train and save the model."""
-    from ..core.bundle import load_model, save_model
     from ..core.io import read_image
-    from ..core.noise_models import load_noise_model
-    from ..core.training import Trainer
+    from ..core.model.bundle import load_model, save_model
+    from ..core.noise_model import load_noise_model
+    from ..core.training.history import describe_history
+    from ..core.training.trainer import Trainer
 
     if (
         arguments.noise_model is None
@@ -88,6 +80,8 @@ def run(arguments: argparse.Namespace) -> None:
         and not arguments.continue_from
     ):
         raise CommandError("give a --noise-model (recommended) or a --gaussian-sigma")
+    with user_errors(setting_flags(arguments)):
+        config = settings_from(arguments, TrainingConfig)
     check_output_path(
         arguments.out,
         inputs=list(arguments.images),
@@ -102,44 +96,22 @@ def run(arguments: argparse.Namespace) -> None:
             images,
             noise_model=noise_model,
             gaussian_sigma=arguments.gaussian_sigma,
-            config=training_config(arguments),
+            config=config,
             device=arguments.device,
             initial_model=initial,
         )
-        run_with_report(trainer, quiet=arguments.quiet)
-        model = trainer.best_model()
+        model = train_with_report(trainer, quiet=arguments.quiet)
         save_model(model, arguments.out)
-    best = min((epoch["val_loss"] for epoch in model.history), default=float("nan"))
-    print(f"saved model to {arguments.out} (best validation loss {best:.4f})")
+    print(f"saved model to {arguments.out}: {describe_history(model.history)}")
 
 
-def run_with_report(trainer, *, quiet: bool) -> None:
-    """Iterate the trainer, printing one line per epoch; Ctrl-C stops and keeps the best."""
-    from ..core.training_events import CollapseRestart, EpochDone, StoppedEarly, TrainingStarted
+def train_with_report(trainer, *, quiet: bool):
+    """Run the trainer with a progress bar and a line per epoch; return the best model.
 
-    generator = trainer.run()
+    Ctrl-C stops training and keeps the best model so far.
+    """
     try:
-        for event in generator:
-            if quiet:
-                continue
-            if isinstance(event, TrainingStarted):
-                print(
-                    f"training on {event.device}; {event.n_train_planes} training and "
-                    f"{event.n_validation_planes} validation planes, patches {event.patch_size}², "
-                    f"batch {event.batch_size}, {event.steps_per_epoch} steps per epoch",
-                    file=sys.stderr,
-                )
-            elif isinstance(event, EpochDone):
-                mark = " *" if event.is_best else ""
-                print(
-                    f"epoch {event.epoch:4d}  train {event.train_loss:.4f}  "
-                    f"val {event.val_loss:.4f}  kl {event.kl:.4f}  lr {event.lr:.2e}  "
-                    f"{event.elapsed_s:6.0f} s{mark}",
-                    file=sys.stderr,
-                )
-            elif isinstance(event, (CollapseRestart, StoppedEarly)):
-                print(getattr(event, "message", None) or event.reason, file=sys.stderr)
+        return drive(trainer.run(), quiet=quiet)
     except KeyboardInterrupt:
         print("interrupted: keeping the best model so far", file=sys.stderr)
-    finally:
-        generator.close()
+        return trainer.best_model()

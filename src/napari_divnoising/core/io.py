@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = ["atomic_path", "read_image", "write_tiff"]
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".npy")
@@ -77,10 +79,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"image file not found: {path}")
+        raise InputError(f"image file not found: {path}")
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        raise ValueError(f"cannot read {path.name}: expected one of {', '.join(IMAGE_SUFFIXES)}")
+        raise InputError(f"cannot read {path.name}: expected one of {', '.join(IMAGE_SUFFIXES)}")
     try:
         if suffix == ".npy":
             image = np.load(path, allow_pickle=False)
@@ -89,10 +91,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
             image = tifffile.imread(path)
     except Exception as err:  # tifffile raises many types for broken files
-        raise ValueError(f"cannot read {path}: {err}") from err
+        raise InputError(f"cannot read {path}: {err}") from err
     if image.size == 0:
         # tifffile logs and returns an empty array for a file with no readable page.
-        raise ValueError(
+        raise InputError(
             f"cannot read {path}: the file holds no pixel data (corrupt or truncated?)"
         )
     return image

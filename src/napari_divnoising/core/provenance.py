@@ -1,4 +1,8 @@
-"""Where a trained model came from: versions, seed, data shapes, date."""
+"""Where a result came from: software versions, platform, date (and for a model, its run).
+
+Every file the core writes (noise model, model bundle, prediction settings) carries the
+same :func:`software_record`, with the same keys.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,42 @@ import platform
 from typing import Any
 
 import numpy as np
-import torch
 
-__all__ = ["training_provenance"]
+__all__ = ["package_version", "software_record", "training_provenance"]
 
 
-def _package_version() -> str:
+def package_version() -> str:
+    """Return the installed version of napari-divnoising (``"unknown"`` from a bare tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        from napari_divnoising import __version__
-    except ImportError:  # pragma: no cover - broken installation
+        return version("napari-divnoising")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "unknown"
-    return str(__version__)
+
+
+def software_record() -> dict[str, str]:
+    """Return the versions, platform and date that every written file records.
+
+    Returns
+    -------
+    dict
+        ``package``, ``package_version``, ``python_version``, ``numpy_version``,
+        ``torch_version`` (when torch is loaded), ``platform`` and ``date`` (UTC, ISO 8601).
+    """
+    import sys
+
+    record = {
+        "package": "napari-divnoising",
+        "package_version": package_version(),
+        "python_version": platform.python_version(),
+        "numpy_version": np.__version__,
+        "platform": platform.platform(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if "torch" in sys.modules:
+        record["torch_version"] = sys.modules["torch"].__version__
+    return record
 
 
 def training_provenance(
@@ -58,13 +87,7 @@ def training_provenance(
     dict
     """
     record: dict[str, Any] = {
-        "package": "napari-divnoising",
-        "package_version": _package_version(),
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **software_record(),
         "seed": int(seed),
         "training_data_shapes": [list(shape) for shape in data_shapes],
         "n_train_planes": int(n_train_planes),

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from .errors import SettingsError
+
 __all__ = ["CameraModel", "SampleData", "make_sample_data"]
 
 _MIN_SIDE = 32
@@ -42,11 +44,11 @@ class CameraModel:
 
     def __post_init__(self) -> None:
         if not self.gain > 0:
-            raise ValueError(f"`gain` must be > 0 ADU per photon (got {self.gain})")
+            raise SettingsError(f"`gain` must be > 0 ADU per photon (got {self.gain})")
         if self.read_noise < 0:
-            raise ValueError(f"`read_noise` must be ≥ 0 ADU (got {self.read_noise})")
+            raise SettingsError(f"`read_noise` must be ≥ 0 ADU (got {self.read_noise})")
         if not 8 <= self.bit_depth <= 16:
-            raise ValueError(f"`bit_depth` must be between 8 and 16 (got {self.bit_depth})")
+            raise SettingsError(f"`bit_depth` must be between 8 and 16 (got {self.bit_depth})")
 
     @property
     def saturation(self) -> int:
@@ -217,14 +219,14 @@ def make_sample_data(
     ((3, 64, 64), 'uint16', (10, 64, 64))
     """
     if len(shape) != 2 or min(shape) < _MIN_SIDE:
-        raise ValueError(f"`shape` must be (height, width), each ≥ {_MIN_SIDE} (got {shape})")
+        raise SettingsError(f"`shape` must be (height, width), each ≥ {_MIN_SIDE} (got {shape})")
     if n_frames < 1 or n_calibration_frames < 1:
-        raise ValueError(
+        raise SettingsError(
             "`n_frames` and `n_calibration_frames` must be ≥ 1 "
             f"(got {n_frames} and {n_calibration_frames})"
         )
     if not peak_photons > 0 or background_photons < 0:
-        raise ValueError(
+        raise SettingsError(
             "`peak_photons` must be > 0 and `background_photons` ≥ 0 "
             f"(got {peak_photons} and {background_photons})"
         )

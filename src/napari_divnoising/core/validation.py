@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = [
-    "ImageError",
+    "InputError",
     "as_image_stack",
     "check_finite",
     "check_not_constant",
@@ -18,16 +20,12 @@ __all__ = [
 ]
 
 
-class ImageError(ValueError):
-    """An image cannot be used for the requested operation."""
-
-
 def _describe(image: np.ndarray) -> str:
     return f"shape {tuple(image.shape)}, dtype {image.dtype}"
 
 
 def check_finite(image: np.ndarray, *, name: str = "image") -> None:
-    """Raise :class:`ImageError` if `image` holds NaN or infinite values.
+    """Raise :class:`InputError` if `image` holds NaN or infinite values.
 
     Parameters
     ----------
@@ -38,14 +36,14 @@ def check_finite(image: np.ndarray, *, name: str = "image") -> None:
     """
     if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
         n_bad = int(np.size(image) - np.count_nonzero(np.isfinite(image)))
-        raise ImageError(
+        raise InputError(
             f"`{name}` contains {n_bad} NaN or infinite pixel(s); "
             "replace or crop them before denoising"
         )
 
 
 def check_not_constant(image: np.ndarray, *, name: str = "image") -> None:
-    """Raise :class:`ImageError` if every pixel of `image` has the same value.
+    """Raise :class:`InputError` if every pixel of `image` has the same value.
 
     Parameters
     ----------
@@ -55,14 +53,14 @@ def check_not_constant(image: np.ndarray, *, name: str = "image") -> None:
         How the array is called in the error message.
     """
     if image.size and np.ptp(image) == 0:
-        raise ImageError(
+        raise InputError(
             f"`{name}` is constant (every pixel is {image.flat[0]!r}); "
             "there is no signal or noise to learn from"
         )
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, *, names: tuple[str, str]) -> None:
-    """Raise :class:`ImageError` unless `a` and `b` have the same shape.
+    """Raise :class:`InputError` unless `a` and `b` have the same shape.
 
     Parameters
     ----------
@@ -72,7 +70,7 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, *, names: tuple[str, str]) ->
         How the two arrays are called in the error message.
     """
     if a.shape != b.shape:
-        raise ImageError(
+        raise InputError(
             f"`{names[0]}` and `{names[1]}` must have the same shape "
             f"(got {tuple(a.shape)} and {tuple(b.shape)})"
         )
@@ -108,7 +106,7 @@ def as_image_stack(
 
     Raises
     ------
-    ImageError
+    InputError
         If the array is not numeric, has fewer than 2 or (with ``allow_stack=False``)
         more than 2 dimensions, looks like an RGB(A) image, is smaller than `min_size`,
         holds NaN/inf values or is constant.
@@ -123,24 +121,24 @@ def as_image_stack(
     if array.dtype == bool or not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
     ):
-        raise ImageError(
+        raise InputError(
             f"`{name}` must hold integer or floating-point intensities (got dtype {array.dtype}); "
             "labels, masks and complex data cannot be denoised"
         )
     if array.ndim < 2:
-        raise ImageError(
+        raise InputError(
             f"`{name}` must be 2D (Y, X) or a stack of 2D planes (got {_describe(array)})"
         )
     if not allow_stack and array.ndim != 2:
-        raise ImageError(f"`{name}` must be a single 2D image (Y, X) (got {_describe(array)})")
+        raise InputError(f"`{name}` must be a single 2D image (Y, X) (got {_describe(array)})")
     if array.ndim >= 3 and array.shape[-1] in (3, 4) and array.shape[-2] > 4:
-        raise ImageError(
+        raise InputError(
             f"`{name}` looks like an RGB(A) colour image ({_describe(array)}); "
             "DivNoising needs single-channel camera data — split the channels first"
         )
     height, width = array.shape[-2:]
     if min(height, width) < min_size:
-        raise ImageError(
+        raise InputError(
             f"`{name}` is {height}×{width} pixels; at least {min_size}×{min_size} is needed"
         )
     check_finite(array, name=name)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from napari_divnoising.core.validation import ImageError, as_image_stack
+from napari_divnoising.core.errors import InputError
+from napari_divnoising.core.validation import as_image_stack
 
 if TYPE_CHECKING:
     import napari
@@ -54,25 +55,25 @@ def layer_image(layer: Layer | None, *, role: str, min_size: int = 1) -> np.ndar
 
     Raises
     ------
-    ImageError
+    InputError
         For no layer, a labels or other non-image layer, an RGB layer, or data the core
         refuses (see :func:`~napari_divnoising.core.validation.as_image_stack`).
     """
     from napari.layers import Image, Labels
 
     if layer is None:
-        raise ImageError(f"No {role} layer chosen: open an image and pick it in the list")
+        raise InputError(f"No {role} layer chosen: open an image and pick it in the list")
     if isinstance(layer, Labels):
-        raise ImageError(
+        raise InputError(
             f"'{layer.name}' is a Labels layer, but the {role} must be an intensity image. "
             "If it holds camera intensities, right-click it and choose 'Convert to Image'"
         )
     if not isinstance(layer, Image):
-        raise ImageError(
+        raise InputError(
             f"'{layer.name}' is a {type(layer).__name__} layer; the {role} must be an image"
         )
     if layer.rgb:
-        raise ImageError(
+        raise InputError(
             f"'{layer.name}' is an RGB colour image; DivNoising needs single-channel camera "
             "data. Right-click the layer and choose 'Split RGB', then pick one channel"
         )

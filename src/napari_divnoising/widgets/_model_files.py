@@ -12,10 +12,14 @@ from ._workers import guarded
 if TYPE_CHECKING:
     from ._store import ModelStore
 
-__all__ = ["MODEL_SUFFIX", "ModelFiles"]
+__all__ = ["ModelFiles"]
 
-#: Conventional suffix of a saved model (a zip file).
-MODEL_SUFFIX = ".divnoising"
+
+def _model_suffix() -> str:
+    # Imported when a form is built, not with this module: the bundle brings in torch.
+    from napari_divnoising.core.model.config import MODEL_SUFFIX
+
+    return MODEL_SUFFIX
 
 
 class ModelFiles:
@@ -31,12 +35,13 @@ class ModelFiles:
 
     def __init__(self, store: ModelStore, *, save: bool = False) -> None:
         self.store = store
-        self.load_path = FileEdit(label="load from", mode="r", filter=f"*{MODEL_SUFFIX} *.zip")
+        suffix = _model_suffix()
+        self.load_path = FileEdit(label="load from", mode="r", filter=f"*{suffix} *.zip")
         self.load_button = PushButton(text="Load model")
         self.load_button.changed.connect(self.load)
         widgets: list = [self.load_path, self.load_button]
         if save:
-            self.save_path = FileEdit(label="save to", mode="w", filter=f"*{MODEL_SUFFIX}")
+            self.save_path = FileEdit(label="save to", mode="w", filter=f"*{suffix}")
             self.save_button = PushButton(text="Save model")
             self.save_button.changed.connect(self.save)
             widgets = [self.save_path, self.save_button, *widgets]
@@ -45,7 +50,7 @@ class ModelFiles:
     @guarded
     def load(self) -> None:
         """Load the model file chosen in the form and offer it to every widget."""
-        from napari_divnoising.core.bundle import load_model
+        from napari_divnoising.core.model.bundle import load_model
 
         path = Path(self.load_path.value)
         self.store.set_model(load_model(path), label=f"loaded from {path.name}")
@@ -55,7 +60,8 @@ class ModelFiles:
         """Save the store's model to the file chosen in the form."""
         from napari.utils.notifications import show_info
 
-        from napari_divnoising.core.bundle import save_model
+        from napari_divnoising.core.model.bundle import save_model
+        from napari_divnoising.core.model.config import MODEL_SUFFIX
 
         if self.store.model is None:
             raise ValueError("No trained model to save yet: train or load one first")

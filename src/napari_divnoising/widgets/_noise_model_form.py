@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, SpinBox
+from magicgui.widgets import ComboBox, Container, FileEdit
 
+from napari_divnoising.core.noise_model.fitting import resolve_settings
+from napari_divnoising.core.noise_model.settings import NoiseModelSettings
+
+from ._fields import setting_widget
 from ._layers import data_layer_choices, layer_image
 
 if TYPE_CHECKING:
@@ -50,33 +54,16 @@ class NoiseModelForm:
         self.main = Container(
             widgets=[self.source, self.layer, self.files, self.model_file, self.kind]
         )
-        self.n_gaussian = SpinBox(label="Gaussians", value=3, min=1, max=10)
-        self.n_coeff = SpinBox(
-            label="coefficients",
-            value=2,
-            min=1,
-            max=5,
-            tooltip="Polynomial coefficients per parameter (2: linear in the signal)",
+        self.n_gaussian = setting_widget(NoiseModelSettings, "n_gaussian", label="Gaussians")
+        self.n_coeff = setting_widget(NoiseModelSettings, "n_coeff", label="coefficients")
+        self.min_sigma = setting_widget(
+            NoiseModelSettings, "min_sigma", label="variance floor", unset_as=0.0, step=0.1
         )
-        self.min_sigma = FloatSpinBox(
-            label="variance floor",
-            value=0.0,
-            min=0.0,
-            max=1e9,
-            step=0.1,
-            tooltip="Lower bound on each Gaussian's variance, in squared intensity units "
-            "(0: derived from the data)",
+        self.n_iterations = setting_widget(NoiseModelSettings, "n_iterations", label="iterations")
+        self.bins = setting_widget(
+            NoiseModelSettings, "bins", label="bins", unset_as=0, visible=False
         )
-        self.n_iterations = SpinBox(label="iterations", value=2000, min=1, max=1_000_000)
-        self.bins = SpinBox(
-            label="bins",
-            value=0,
-            min=0,
-            max=4096,
-            visible=False,
-            tooltip="Histogram bins per axis (0: derived from the data)",
-        )
-        self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
+        self.seed = setting_widget(NoiseModelSettings, "seed", label="seed")
         self.advanced = Container(
             widgets=[
                 self.n_gaussian,
@@ -100,40 +87,38 @@ class NoiseModelForm:
             widget.visible = gmm
         self.bins.visible = not gmm
 
-    def fit_settings(self) -> dict[str, Any]:
-        """Keyword arguments for ``iter_fit_noise_model``."""
-        settings: dict[str, Any] = {"kind": self.kind.value, "seed": self.seed.value}
+    def fit_settings(self) -> NoiseModelSettings:
+        """Return the settings of the fit as the form shows them (checked by the model)."""
+        values: dict[str, Any] = {"kind": self.kind.value, "seed": self.seed.value}
         if self.kind.value == "gmm":
-            settings |= {
+            values |= {
                 "n_gaussian": self.n_gaussian.value,
                 "n_coeff": self.n_coeff.value,
                 "min_sigma": self.min_sigma.value or None,
                 "n_iterations": self.n_iterations.value,
             }
         else:
-            settings["bins"] = self.bins.value or None
-        return settings
+            values["bins"] = self.bins.value or None
+        return resolve_settings(**values)
 
-    def noise_pairs(self) -> tuple[Any, str]:
-        """Return the (signal, observation) pairs, or a generator of them, and a label.
+    def make_job(self) -> tuple[Any, str]:
+        """Return the noise-model job (inputs already checked) and a label for its model.
 
-        Calibration pairs are made now (quick, and it checks the frames); bootstrapping
-        takes seconds per image, so it is returned as a generator for a worker.
+        Calibration frames are averaged now (quick, and it checks them); bootstrapping
+        takes seconds per image, so it runs in the job.
         """
-        kind = "GMM" if self.kind.value == "gmm" else "histogram"
+        from napari_divnoising.core.noise_model.recipe import iter_make_noise_model
+
+        settings = self.fit_settings()
+        kind = "GMM" if settings.kind == "gmm" else "histogram"
         if self.source.value == BOOTSTRAP:
-            from napari_divnoising.core.bootstrap import iter_bootstrap_pairs
-
             images = layer_image(self.layer.value, role="noisy image", min_size=16)
-            return iter_bootstrap_pairs(
-                images
-            ), f"{kind} bootstrapped from '{self.layer.value.name}'"
-        from napari_divnoising.core.calibration import calibration_pairs
-
+            job = iter_make_noise_model(images, source="bootstrap", settings=settings)
+            return job, f"{kind} bootstrapped from '{self.layer.value.name}'"
         if self.source.value == CALIBRATION_LAYER:
             stacks: Any = layer_image(self.layer.value, role="calibration stack")
             label = f"{kind} calibrated on '{self.layer.value.name}'"
         else:
             stacks = [Path(path) for path in self.files.value]
             label = f"{kind} calibrated on {len(stacks)} file(s)"
-        return calibration_pairs(stacks), label
+        return iter_make_noise_model(stacks, settings=settings), label

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,55 +10,12 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 from ._plots import make_plot
 
 if TYPE_CHECKING:
-    from napari_divnoising.core.noise_models import NoiseModel
+    from napari_divnoising.core.noise_model import NoiseModel
+    from napari_divnoising.core.noise_model.diagnostics import DataEstimate
 
-__all__ = ["DataEstimate", "NoiseModelPlot", "estimate_from_pairs", "parse_levels"]
+__all__ = ["NoiseModelPlot", "parse_levels"]
 
 _COLOURS = [(80, 160, 255), (255, 150, 60), (120, 220, 120), (230, 90, 200), (240, 220, 80)]
-_MAX_PIXELS = 500_000
-
-
-@dataclass(frozen=True)
-class DataEstimate:
-    """The data's own view of its noise, to draw beside the model.
-
-    Attributes
-    ----------
-    signal, observation : ndarray
-        A random subset of the (signal, observation) pairs (flat float32).
-    bin_signal, bin_variance : ndarray
-        Mean signal and variance of the observations in quantile bins of the signal.
-    """
-
-    signal: np.ndarray
-    observation: np.ndarray
-    bin_signal: np.ndarray
-    bin_variance: np.ndarray
-
-
-def estimate_from_pairs(
-    signal: np.ndarray, observation: np.ndarray, *, n_bins: int = 30, seed: int = 0
-) -> DataEstimate:
-    """Subsample the pairs and bin the observations' variance by signal quantiles."""
-    size = np.broadcast_shapes(np.shape(signal), np.shape(observation))
-    n_pixels = int(np.prod(size))
-    index = np.random.default_rng(seed).choice(n_pixels, min(n_pixels, _MAX_PIXELS), replace=False)
-    signal = np.broadcast_to(signal, size).reshape(-1)[index].astype(np.float64)
-    observation = np.broadcast_to(observation, size).reshape(-1)[index].astype(np.float64)
-    edges = np.unique(np.quantile(signal, np.linspace(0, 1, n_bins + 1)))
-    which = np.clip(np.searchsorted(edges, signal, side="right") - 1, 0, len(edges) - 2)
-    counts = np.bincount(which, minlength=len(edges) - 1)
-    full = counts >= 50  # fewer pairs give a variance too noisy to compare with
-    mean_s = np.bincount(which, signal, len(edges) - 1)[full] / counts[full]
-    residual = observation - signal
-    mean_r = np.bincount(which, residual, len(edges) - 1)[full] / counts[full]
-    mean_r2 = np.bincount(which, residual**2, len(edges) - 1)[full] / counts[full]
-    return DataEstimate(
-        signal=signal.astype(np.float32),
-        observation=observation.astype(np.float32),
-        bin_signal=mean_s,
-        bin_variance=mean_r2 - mean_r**2,
-    )
 
 
 def parse_levels(text: str) -> list[float]:

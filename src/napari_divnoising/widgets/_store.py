@@ -16,8 +16,8 @@ from psygnal import Signal
 if TYPE_CHECKING:
     import napari
 
-    from napari_divnoising.core.bundle import TrainedModel
-    from napari_divnoising.core.noise_models import NoiseModel
+    from napari_divnoising.core.model.bundle import TrainedModel
+    from napari_divnoising.core.noise_model import NoiseModel
 
 __all__ = ["ModelStore", "store_for"]
 

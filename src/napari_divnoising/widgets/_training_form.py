@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Select, SpinBox
 
-from napari_divnoising.core.config import (
+from napari_divnoising.core.errors import InputError
+from napari_divnoising.core.model.config import NetworkConfig
+from napari_divnoising.core.training.config import (
     BUDGET_DEFAULTS,
     BUDGET_NETWORK_DEFAULTS,
-    NetworkConfig,
     TrainingConfig,
 )
-from napari_divnoising.core.validation import ImageError
 
+from ._fields import setting_widget
 from ._layers import data_layer_choices, layer_image
 
 if TYPE_CHECKING:
@@ -27,12 +28,19 @@ FROM_WIDGET, FROM_FILE, GAUSSIAN = "from the noise model widget", "from a file",
 LAYERS, FOLDER = "image layers", "a folder of TIFF/.npy files"
 
 
-def _spin(label: str, value: int, low: int, high: int, tip: str, step: int = 1) -> SpinBox:
-    return SpinBox(label=label, value=value, min=low, max=high, step=step, tooltip=tip)
+def _training_field(name: str, label: str, **options: Any) -> Any:
+    return setting_widget(TrainingConfig, name, label=label, **options)
+
+
+def _network_field(name: str, label: str, **options: Any) -> Any:
+    return setting_widget(NetworkConfig, name, label=label, **options)
 
 
 class TrainingForm:
     """magicgui widgets for every training setting, and their translation to core configs.
+
+    Defaults, limits and tooltips come from :class:`TrainingConfig` and
+    :class:`NetworkConfig` wherever a widget is one of their fields.
 
     Parameters
     ----------
@@ -41,71 +49,9 @@ class TrainingForm:
     """
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        defaults, network = TrainingConfig(), NetworkConfig()
-        self.source = ComboBox(label="images from", choices=[LAYERS, FOLDER], value=LAYERS)
-        self.layers = Select(label="image layers", choices=data_layer_choices(viewer))
-        self.layers.tooltip = "Noisy images (2D or stacks); ctrl-click to pick several"
-        self.folder = FileEdit(label="folder", mode="d", visible=False)
-        self.noise_model_source = ComboBox(
-            label="noise model", choices=[FROM_WIDGET, FROM_FILE, GAUSSIAN], value=FROM_WIDGET
-        )
-        self.noise_model_file = FileEdit(
-            label="noise model file", mode="r", filter="*.npz *.npy", visible=False
-        )
-        self.gaussian_sigma = FloatSpinBox(
-            label="noise σ",
-            value=10.0,
-            min=1e-3,
-            max=1e6,
-            step=0.1,
-            visible=False,
-            tooltip="Standard deviation of Gaussian noise in raw units (without a noise model)",
-        )
-        self.train_percent = _spin(
-            "training %",
-            round(100 * defaults.train_fraction),
-            1,
-            100,
-            "Percentage of the images (planes) used for training; the rest validates",
-        )
-        self.patch_size = _spin(
-            "patch size",
-            defaults.patch_size,
-            8,
-            2048,
-            "Side of the square training patches",
-            step=8,
-        )
-        self.batch_size = _spin("batch size", defaults.batch_size, 1, 4096, "Patches per step")
-        self.max_epochs = _spin("max epochs", defaults.max_epochs, 1, 100_000, "Epochs at most")
-        self.patience = _spin(
-            "patience",
-            defaults.early_stopping_patience,
-            1,
-            100_000,
-            "Stop after this many epochs without a better validation loss",
-        )
-        self.learning_rate = FloatSpinBox(
-            label="learning rate",
-            value=defaults.learning_rate,
-            min=1e-6,
-            max=1.0,
-            step=1e-5,
-            tooltip="Initial Adam learning rate",
-        )
-        self.seed = _spin(
-            "seed", 0, 0, 2**31 - 1, "Same seed, data and settings: same model (CPU)"
-        )
-        self.time_budget = FloatSpinBox(
-            label="time budget (min)",
-            value=0.0,
-            min=0.0,
-            max=1e5,
-            step=1.0,
-            tooltip="Stop after this many minutes and keep the best model (0: no limit). "
-            "Setting it switches untouched patch size, batch size and learning rate to "
-            "values that learn faster per second",
-        )
+        self._add_data_fields(viewer)
+        self._add_likelihood_fields()
+        self._add_training_fields()
         self.main = Container(
             widgets=[
                 self.source,
@@ -124,12 +70,68 @@ class TrainingForm:
                 self.seed,
             ]
         )
-        self.steps_per_epoch = _spin("steps per epoch", 0, 0, 1_000_000, "0: cover the data once")
-        self.depth = _spin("depth", network.depth, 1, 5, "Down-sampling levels of the VAE")
-        self.n_filters = _spin("filters", network.n_filters, 1, 512, "Filters of the first level")
-        self.z_dim = _spin(
-            "latent channels", network.z_dim, 1, 1024, "Channels of the latent code"
+        self._add_advanced_fields()
+        self.source.changed.connect(self._update_visibility)
+        self.noise_model_source.changed.connect(self._update_visibility)
+        self.time_budget.changed.connect(self._apply_budget_defaults)
+
+    def _add_data_fields(self, viewer: napari.viewer.Viewer) -> None:
+        self.source = ComboBox(label="images from", choices=[LAYERS, FOLDER], value=LAYERS)
+        self.layers = Select(label="image layers", choices=data_layer_choices(viewer))
+        self.layers.tooltip = "Noisy images (2D or stacks); ctrl-click to pick several"
+        self.folder = FileEdit(label="folder", mode="d", visible=False)
+
+    def _add_likelihood_fields(self) -> None:
+        self.noise_model_source = ComboBox(
+            label="noise model", choices=[FROM_WIDGET, FROM_FILE, GAUSSIAN], value=FROM_WIDGET
         )
+        self.noise_model_file = FileEdit(
+            label="noise model file", mode="r", filter="*.npz *.npy", visible=False
+        )
+        self.gaussian_sigma = FloatSpinBox(
+            label="noise σ",
+            value=10.0,
+            min=1e-3,
+            max=1e6,
+            step=0.1,
+            visible=False,
+            tooltip="Standard deviation of Gaussian noise in raw units (without a noise model)",
+        )
+
+    def _add_training_fields(self) -> None:
+        # The form shows a percentage of `train_fraction`.
+        self.train_percent = SpinBox(
+            label="training %",
+            value=round(100 * TrainingConfig().train_fraction),
+            min=1,
+            max=100,
+            tooltip="Percentage of the images (planes) used for training; the rest validates",
+        )
+        self.patch_size = _training_field("patch_size", "patch size", step=8)
+        self.batch_size = _training_field("batch_size", "batch size")
+        self.max_epochs = _training_field("max_epochs", "max epochs")
+        self.patience = _training_field("early_stopping_patience", "patience")
+        self.learning_rate = _training_field("learning_rate", "learning rate", step=1e-5)
+        # The form always seeds (0 by default), so that a run can be repeated.
+        self.seed = _training_field(
+            "seed", "seed", tooltip="Same seed, data and settings: same model (CPU)"
+        )
+        self.seed.value = 0
+        self.time_budget = _training_field(
+            "time_budget_minutes",
+            "time budget (min)",
+            unset_as=0,
+            step=1.0,
+            tooltip="Stop after this many minutes and keep the best model (0: no limit). "
+            "Setting it switches untouched patch size, batch size and learning rate to "
+            "values that learn faster per second",
+        )
+
+    def _add_advanced_fields(self) -> None:
+        self.steps_per_epoch = _training_field("steps_per_epoch", "steps per epoch", unset_as=0)
+        self.depth = _network_field("depth", "depth")
+        self.n_filters = _network_field("n_filters", "filters")
+        self.z_dim = _network_field("z_dim", "latent channels")
         self.device = ComboBox(
             label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto"
         )
@@ -142,9 +144,6 @@ class TrainingForm:
                 self.device,
             ]
         )
-        self.source.changed.connect(self._update_visibility)
-        self.noise_model_source.changed.connect(self._update_visibility)
-        self.time_budget.changed.connect(self._apply_budget_defaults)
 
     def _apply_budget_defaults(self, minutes: float) -> None:
         # The core's faster settings for a time budget, shown in the form (not applied
@@ -186,15 +185,15 @@ class TrainingForm:
         )
 
     def images(self) -> list[np.ndarray]:
-        """Return the noisy images the user picked, each checked; raise ImageError if none."""
+        """Return the noisy images the user picked, each checked; raise InputError if none."""
         if self.source.value == FOLDER:
             from napari_divnoising.core.io import IMAGE_SUFFIXES, read_image
 
             folder = Path(self.folder.value)
             paths = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
             if not folder.is_dir() or not paths:
-                raise ImageError(f"no .tif, .tiff or .npy images found in folder {str(folder)!r}")
+                raise InputError(f"no .tif, .tiff or .npy images found in folder {str(folder)!r}")
             return [read_image(path) for path in paths]
         if not self.layers.value:
-            raise ImageError("No image layer chosen: pick one or more noisy images to train on")
+            raise InputError("No image layer chosen: pick one or more noisy images to train on")
         return [layer_image(layer, role="noisy image") for layer in self.layers.value]

@@ -19,6 +19,7 @@ from typing import Any
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from napari_divnoising.core.errors import DivNoisingError
 from napari_divnoising.core.events import Progress
 
 __all__ = [
@@ -60,8 +61,8 @@ def describe_error(error: BaseException) -> str:
             "Out of memory. Use a smaller tile size (sampling) or a smaller batch or patch "
             f"size (training), or close other programs. ({type(error).__name__}: {text})"
         )
-    if isinstance(error, (ValueError, OSError)):
-        # The core's errors already say what is wrong and what is allowed.
+    if isinstance(error, (DivNoisingError, OSError)):
+        # The core's user errors already say what is wrong and what is allowed.
         return text
     return (
         f"{type(error).__name__}: {text}. This looks like a bug in napari-divnoising; "
@@ -73,7 +74,7 @@ def notify_error(error: BaseException) -> None:
     """Log `error` and show it as a napari notification (call on the main thread)."""
     from napari.utils.notifications import show_error
 
-    if isinstance(error, ValueError):
+    if isinstance(error, DivNoisingError):
         # A refused input, fully described by its message: no traceback to keep alive.
         _LOG.warning("napari-divnoising: %s", error)
     else:
@@ -256,12 +257,10 @@ class JobRunner(QWidget):
         if self._callbacks[2] is not None:
             self._callbacks[2]()
 
-    def _on_yielded(self, event: Any) -> None:
-        if isinstance(event, Progress):
-            if event.stage != self._stage:
-                self._stage, self._stage_start = event.stage, time.monotonic()
-            loss = f" · loss {event.loss:.4g}" if event.loss is not None else ""
-            self.set_progress(event.fraction, f"{event.stage}: {event.step}/{event.total}{loss}")
+    def _on_yielded(self, event: Progress) -> None:
+        if event.stage != self._stage:
+            self._stage, self._stage_start = event.stage, time.monotonic()
+        self.set_progress(event.fraction, event.status)
         if self._callbacks[0] is not None:
             self._callbacks[0](event)
 

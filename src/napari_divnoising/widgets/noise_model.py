@@ -2,71 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from magicgui.widgets import Container, FileEdit, PushButton
 from superqt import QCollapsible
 
-from napari_divnoising.core.events import Progress
+from napari_divnoising.core.noise_model.settings import NOISE_MODEL_SUFFIX
 
 from ._base import DockWidget
 from ._noise_model_form import (
     LOAD,
     NoiseModelForm,
 )
-from ._noise_model_plot import DataEstimate, NoiseModelPlot, estimate_from_pairs
+from ._noise_model_plot import NoiseModelPlot
 from ._workers import guarded, relay_warnings
 
 if TYPE_CHECKING:
     import napari
 
-    from napari_divnoising.core.calibration import NoisePairs
-    from napari_divnoising.core.noise_models import NoiseModel
+    from napari_divnoising.core.noise_model import NoiseModel
+    from napari_divnoising.core.noise_model.recipe import NoiseModelResult
 
-__all__ = ["FitResult", "NoiseModelWidget", "iter_fit_from_pairs"]
-
-SUFFIX = {"gmm": ".npz", "histogram": ".npy"}
-
-
-@dataclass(frozen=True)
-class FitResult:
-    """A fitted noise model and the data's own estimate of its noise, for the plots."""
-
-    noise_model: NoiseModel
-    data: DataEstimate
-
-
-def iter_fit_from_pairs(
-    pairs: NoisePairs | Generator[Progress, None, NoisePairs], **settings: Any
-) -> Generator[Progress, None, FitResult]:
-    """Fit a noise model to `pairs` (or to the pairs a generator returns), with progress.
-
-    Given pairs, the settings are checked now, before the generator is first advanced.
-    """
-    from napari_divnoising.core.noise_models import iter_fit_noise_model
-
-    fit = (
-        None
-        if isinstance(pairs, Generator)
-        else iter_fit_noise_model(pairs.signal, pairs.observation, **settings)
-    )
-    return _fit_job(pairs, fit, settings)
-
-
-def _fit_job(
-    pairs: Any, fit: Any, settings: dict[str, Any]
-) -> Generator[Progress, None, FitResult]:
-    from napari_divnoising.core.noise_models import iter_fit_noise_model
-
-    if fit is None:
-        pairs = yield from pairs
-        fit = iter_fit_noise_model(pairs.signal, pairs.observation, **settings)
-    model = yield from fit
-    yield Progress("comparing the model with the data", 0, 1)
-    return FitResult(model, estimate_from_pairs(pairs.signal, pairs.observation))
+__all__ = ["NoiseModelWidget"]
 
 
 class NoiseModelWidget(DockWidget):
@@ -108,19 +66,17 @@ class NoiseModelWidget(DockWidget):
         if source == LOAD:
             self._load(Path(form.model_file.value))
             return
-        settings = form.fit_settings()
         with relay_warnings():  # e.g. calibration frames that drift
-            pairs, label = form.noise_pairs()
-            job = iter_fit_from_pairs(pairs, **settings)
+            job, label = form.make_job()
         self.runner.start(job, on_returned=lambda result: self._fitted(result, label))
 
-    def _fitted(self, result: FitResult, label: str) -> None:
+    def _fitted(self, result: NoiseModelResult, label: str) -> None:
         self.plot.show_model(result.noise_model, result.data)
         self.store.set_noise_model(result.noise_model, label=label)
         self.runner.status.setText(f"Fitted: {label}. The training widget can use it now.")
 
     def _load(self, path: Path) -> None:
-        from napari_divnoising.core.noise_models import load_noise_model
+        from napari_divnoising.core.noise_model import load_noise_model
 
         self.store.set_noise_model(load_noise_model(path), label=f"loaded from {path.name}")
         self.runner.status.setText(f"Loaded {path.name}. The training widget can use it now.")
@@ -140,5 +96,5 @@ class NoiseModelWidget(DockWidget):
             raise ValueError("No noise model to save yet: fit or load one first")
         path = Path(self.save_path.value)
         if path.suffix == "":
-            path = path.with_suffix(SUFFIX.get(model.kind, ".npz"))
+            path = path.with_suffix(NOISE_MODEL_SUFFIX.get(model.kind, ".npz"))
         show_info(f"Saved the noise model to {model.save(path)}")

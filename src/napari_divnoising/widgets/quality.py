@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, PushButton
 from qtpy.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem
 
-from napari_divnoising.core.events import Progress
-from napari_divnoising.core.metrics import (
-    QualityScores,
-    nrmse,
-    psnr,
-    quality_scores,
-    rse_map,
-    structural_similarity,
-)
-from napari_divnoising.core.validation import check_same_shape
+from napari_divnoising.core.quality.recipe import QualityResult, iter_quality_control
 
 from ._base import DockWidget
 from ._layers import data_layer_choices, layer_image, push_image
@@ -29,40 +18,9 @@ from ._workers import guarded
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["QualityControlWidget", "QualityResult", "iter_quality_control"]
+__all__ = ["QualityControlWidget"]
 
 _ROWS = ("SSIM", "NRMSE", "PSNR (dB)")
-
-
-@dataclass(frozen=True)
-class QualityResult:
-    """What the quality-control job returns."""
-
-    ssim_map: np.ndarray
-    rse_map: np.ndarray
-    prediction: QualityScores
-    noisy: QualityScores | None
-
-
-def iter_quality_control(
-    prediction: np.ndarray, ground_truth: np.ndarray, noisy: np.ndarray | None = None
-) -> Generator[Progress, None, QualityResult]:
-    """Score `prediction` (and optionally `noisy`) against `ground_truth`, with progress."""
-    total = 4 if noisy is not None else 3
-    stage = "quality control"
-    yield Progress(stage, 0, total)
-    ssim = structural_similarity(prediction, ground_truth)
-    yield Progress(stage, 1, total)
-    rse = rse_map(prediction, ground_truth)
-    yield Progress(stage, 2, total)
-    scores = QualityScores(
-        psnr=psnr(prediction, ground_truth), ssim=ssim.mean, nrmse=nrmse(prediction, ground_truth)
-    )
-    yield Progress(stage, 3, total)
-    noisy_scores = quality_scores(noisy, ground_truth) if noisy is not None else None
-    if noisy is not None:
-        yield Progress(stage, 4, total)
-    return QualityResult(ssim_map=ssim.map, rse_map=rse, prediction=scores, noisy=noisy_scores)
 
 
 class QualityControlWidget(DockWidget):
@@ -98,27 +56,26 @@ class QualityControlWidget(DockWidget):
         self.loss_plot = LossPlot()
         self.layout().addWidget(self.loss_plot)
         self.layout().addStretch(1)
+        #: The latest :class:`~napari_divnoising.core.quality.recipe.QualityResult` shown.
+        self.last_result: QualityResult | None = None
         self.listen(self.store.model_changed, self._show_model_curves)
         if self.store.model is not None:
             self._show_model_curves(self.store.model)
 
     @guarded
     def _evaluate(self) -> None:
-        prediction = layer_image(self.prediction.value, role="prediction", min_size=11)
-        ground_truth = layer_image(self.ground_truth.value, role="ground truth", min_size=11)
-        if ground_truth.ndim < prediction.ndim and ground_truth.shape == prediction.shape[-2:]:
-            # One clean image of a scene imaged several times: compare it with every frame.
-            ground_truth = np.broadcast_to(ground_truth, prediction.shape)
-        check_same_shape(prediction, ground_truth, names=("prediction", "ground truth"))
+        prediction = layer_image(self.prediction.value, role="prediction")
+        ground_truth = layer_image(self.ground_truth.value, role="ground truth")
         noisy = None
         if self.noisy.value is not None:
-            noisy = layer_image(self.noisy.value, role="noisy input", min_size=11)
-            check_same_shape(noisy, prediction, names=("noisy input", "prediction"))
+            noisy = layer_image(self.noisy.value, role="noisy input")
+        # The core validates (shapes, sizes) here, before any thread starts.
         job = iter_quality_control(prediction, ground_truth, noisy)
         source = self.prediction.value
         self.runner.start(job, on_returned=lambda result: self._show_result(result, source))
 
     def _show_result(self, result: QualityResult, source: Any) -> None:
+        self.last_result = result
         name = source.name
         push_image(
             self.viewer,
@@ -151,7 +108,7 @@ class QualityControlWidget(DockWidget):
 
     @guarded
     def _load_model_curves(self) -> None:
-        from napari_divnoising.core.bundle import load_model
+        from napari_divnoising.core.model.bundle import load_model
 
         self._show_model_curves(load_model(self.model_file.value))
 

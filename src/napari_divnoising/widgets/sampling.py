@@ -6,10 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
 from qtpy.QtWidgets import QLabel
 
+from napari_divnoising.core.prediction.config import SamplingConfig, sampling_config
+
 from ._base import DockWidget
+from ._fields import setting_widget
 from ._layers import data_layer_choices, layer_image, push_image
 from ._model_files import ModelFiles
 from ._workers import guarded, relay_warnings
@@ -40,34 +43,7 @@ class SamplingWidget(DockWidget):
         self.model_files = ModelFiles(self.store)
         self.add_form(self.model_files.container)
         self.image = ComboBox(label="image", choices=data_layer_choices(viewer))
-        self.n_samples = SpinBox(
-            label="samples",
-            value=100,
-            min=1,
-            max=100_000,
-            tooltip="Posterior samples drawn per image; MMSE and uncertainty are over them",
-        )
-        self.mmse = CheckBox(text="MMSE (mean of the samples)", value=True)
-        self.map = CheckBox(text="MAP (mode of the samples; slower)", value=False)
-        self.uncertainty = CheckBox(text="uncertainty (per-pixel std)", value=True)
-        self.keep_samples = SpinBox(
-            label="raw samples to keep",
-            value=10,
-            min=0,
-            max=100_000,
-            tooltip="Raw samples added as a layer (sample axis first); 0 keeps none",
-        )
-        self.tta = CheckBox(text="test-time augmentation (8 flips/rotations, 8× slower)")
-        self.tile_size = SpinBox(
-            label="tile size",
-            value=0,
-            min=0,
-            max=65_536,
-            step=32,
-            tooltip="Largest side of the tiles processed at once; lower it if memory runs "
-            "out (0: chosen from the memory available)",
-        )
-        self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
+        self._add_setting_fields()
         self.add_form(
             Container(
                 widgets=[
@@ -95,6 +71,33 @@ class SamplingWidget(DockWidget):
         self.listen(self.store.model_changed, self._show_model)
         self._show_model()
 
+    def _add_setting_fields(self) -> None:
+        # Limits, defaults and tooltips come from SamplingConfig.
+        def field(name: str, label: str, **options: Any) -> Any:
+            return setting_widget(SamplingConfig, name, label=label, **options)
+
+        self.n_samples = field("n_samples", "samples")
+        self.mmse = CheckBox(text="MMSE (mean of the samples)", value=True)
+        self.map = field("map_estimate", "MAP (mode of the samples; slower)")
+        self.uncertainty = field("uncertainty", "uncertainty (per-pixel std)")
+        self.keep_samples = field("keep_samples", "raw samples to keep")
+        self.keep_samples.value = 10  # the dock shows a few samples (the API keeps none)
+        self.tta = field("tta", "test-time augmentation (8 flips/rotations, 8× slower)")
+        self.tile_size = field("tile_size", "tile size", unset_as=0, step=32)
+        self.seed = field("seed", "seed")
+
+    def sampling_config(self) -> SamplingConfig:
+        """Return the settings of the form (raise SettingsError if one is out of range)."""
+        return sampling_config(
+            n_samples=self.n_samples.value,
+            keep_samples=min(self.keep_samples.value, self.n_samples.value),
+            map_estimate=self.map.value,
+            uncertainty=self.uncertainty.value,
+            tta=self.tta.value,
+            tile_size=self.tile_size.value or None,
+            seed=self.seed.value,
+        )
+
     def _show_model(self, *_: Any) -> None:
         self.model_label.setText(
             f"model: {self.store.model_label or 'none yet — train or load one'}"
@@ -102,7 +105,7 @@ class SamplingWidget(DockWidget):
 
     @guarded
     def _sample(self) -> None:
-        from napari_divnoising.core.inference import iter_sample_posterior
+        from napari_divnoising.core.prediction.sampling import iter_sample_posterior
 
         model = self.store.model
         if model is None:
@@ -111,18 +114,9 @@ class SamplingWidget(DockWidget):
             )
         layer = self.image.value
         data = layer_image(layer, role="noisy image")
+        options = self.sampling_config().model_dump(exclude={"version"})
         with relay_warnings():  # e.g. intensities outside the noise model's range
-            job = iter_sample_posterior(
-                data,
-                model,
-                n_samples=self.n_samples.value,
-                keep_samples=min(self.keep_samples.value, self.n_samples.value),
-                map_estimate=self.map.value,
-                uncertainty=self.uncertainty.value,
-                tta=self.tta.value,
-                tile_size=self.tile_size.value or None,
-                seed=self.seed.value,
-            )
+            job = iter_sample_posterior(data, model, **options)
         self.runner.start(job, on_returned=lambda prediction: self._show(layer, prediction))
 
     def _show(self, layer: Any, prediction: Any) -> None:

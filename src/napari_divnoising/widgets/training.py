@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import PushButton
 from qtpy.QtWidgets import QLabel
 from superqt import QCollapsible
 
-from napari_divnoising.core.training_events import (
+from napari_divnoising.core.events import (
     CollapseRestart,
     EpochDone,
-    StepDone,
+    Progress,
     StoppedEarly,
     TrainingStarted,
 )
+from napari_divnoising.core.training.history import describe_history
 
 from ._base import DockWidget
 from ._loss_plot import LossPlot
@@ -26,19 +26,9 @@ from ._workers import guarded, relay_warnings
 if TYPE_CHECKING:
     import napari
 
-    from napari_divnoising.core.training import Trainer
+    from napari_divnoising.core.training.trainer import Trainer
 
 __all__ = ["TrainingWidget"]
-
-
-def _best_epoch(history: list[dict[str, Any]]) -> str:
-    best = min(history, key=lambda entry: entry["val_loss"], default=None)
-    if best is None:
-        return "No epoch finished."
-    return (
-        f"{len(history)} epoch(s); kept epoch {best['epoch']} "
-        f"(validation loss {best['val_loss']:.4g})."
-    )
 
 
 class TrainingWidget(DockWidget):
@@ -103,12 +93,12 @@ class TrainingWidget(DockWidget):
                     "a noise model file, or pick 'none (Gaussian)'"
                 )
             return {"noise_model": self.store.noise_model}
-        from napari_divnoising.core.noise_models import load_noise_model
+        from napari_divnoising.core.noise_model import load_noise_model
 
         return {"noise_model": load_noise_model(self.form.noise_model_file.value)}
 
     def _start(self, *, initial_model: Any) -> None:
-        from napari_divnoising.core.training import Trainer
+        from napari_divnoising.core.training.trainer import Trainer
 
         images = self.form.images()
         likelihood = {} if initial_model is not None else self._likelihood()
@@ -122,7 +112,6 @@ class TrainingWidget(DockWidget):
                 initial_model=initial_model,
             )
         self.loss_plot.set_history(self.trainer.history)
-        self._first_epoch, self._started = len(self.trainer.history) + 1, time.monotonic()
         self._stop_reason = ""
         self.continue_button.enabled = False
         self.runner.start(
@@ -133,59 +122,50 @@ class TrainingWidget(DockWidget):
         )
 
     # -- while running ------------------------------------------------------------------
-    def _on_event(self, event: object) -> None:
-        config = self.trainer.config if self.trainer is not None else None
-        if isinstance(event, TrainingStarted):
+    def _on_event(self, event: Progress) -> None:
+        payload = event.payload
+        if isinstance(payload, TrainingStarted):
             self.device_label.setText(
-                f"Training on {event.device} · {event.n_train_planes} training / "
-                f"{event.n_validation_planes} validation plane(s) · {event.steps_per_epoch} "
-                f"steps of {event.batch_size}×{event.patch_size}² per epoch"
+                f"Training on {payload.device} · {payload.n_train_planes} training / "
+                f"{payload.n_validation_planes} validation plane(s) · {payload.steps_per_epoch} "
+                f"steps of {payload.batch_size}×{payload.patch_size}² per epoch"
                 + (
                     " · nothing could be held out: validation reuses the training data"
-                    if event.validation_is_training
+                    if payload.validation_is_training
                     else ""
                 )
             )
-        elif isinstance(event, StepDone) and config is not None:
-            done = (event.epoch - self._first_epoch) * event.steps_per_epoch + event.step
-            fraction = done / (config.max_epochs * event.steps_per_epoch)
-            if config.time_budget_minutes:
-                elapsed = time.monotonic() - self._started
-                fraction = max(fraction, elapsed / (60 * config.time_budget_minutes))
-            self.runner.set_progress(
-                fraction,
-                f"epoch {event.epoch} · step {event.step}/{event.steps_per_epoch} · "
-                f"loss {event.loss:.4g}",
-            )
-        elif isinstance(event, EpochDone):
-            self.loss_plot.add_point(event.epoch, event.train_loss, event.val_loss)
-        elif isinstance(event, CollapseRestart):
+        elif isinstance(payload, EpochDone):
+            self.loss_plot.add_point(payload.epoch, payload.train_loss, payload.val_loss)
+        elif isinstance(payload, CollapseRestart):
             from napari.utils.notifications import show_info
 
             show_info(event.message)
-        elif isinstance(event, StoppedEarly):
-            self._stop_reason = f"Stopped early: {event.reason}. "
-            if event.kind in ("non_finite", "collapse"):  # worth a look, not just a status
+        elif isinstance(payload, StoppedEarly):
+            self._stop_reason = f"Stopped early: {payload.reason}. "
+            if payload.kind in ("non_finite", "collapse"):  # worth a look, not just a status
                 from napari.utils.notifications import show_warning
 
-                show_warning(f"Training {event.reason}; the best model so far is kept")
+                show_warning(f"Training {payload.reason}; the best model so far is kept")
 
     def _on_returned(self, model: Any) -> None:
         self.store.set_model(model, label="trained in this session")
-        self.runner.status.setText(f"{self._stop_reason or 'Done. '}{_best_epoch(model.history)}")
+        self.runner.status.setText(
+            f"{self._stop_reason or 'Done. '}{describe_history(model.history)}"
+        )
 
     def _on_aborted(self) -> None:
         from napari.utils.notifications import show_warning
 
-        from napari_divnoising.core.training import TrainingError
+        from napari_divnoising.core.errors import RunFailedError
 
         try:
             model = self.trainer.best_model()  # type: ignore[union-attr]
-        except TrainingError as error:
+        except RunFailedError as error:
             show_warning(f"Training stopped before the first epoch ended: {error}")
             return
         self.store.set_model(model, label="stopped early (best epoch kept)")
-        self.runner.status.setText(f"Stopped. {_best_epoch(model.history)}")
+        self.runner.status.setText(f"Stopped. {describe_history(model.history)}")
 
     def _set_idle(self) -> None:
         self.continue_button.enabled = True

@@ -1,0 +1,62 @@
+"""Camera noise models p(x|s): Gaussian mixture and histogram; fitting, saving, loading.
+
+Files are compatible with the reference tools (juglab/PPN2V, juglab/DivNoising): a
+Gaussian mixture is a `.npz` with ``trained_weight``, ``min_signal``, ``max_signal`` and
+``min_sigma``; a histogram is a `.npy` of shape ``(3, bins, bins)`` (or a `.npz` that also
+keeps our metadata). Names load lazily, so importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ModelFileError, RunFailedError  # light: re-exported here for callers
+
+if TYPE_CHECKING:  # the names below, for type checkers and IDEs; loaded lazily at run time
+    from .base import NoiseModel, NoiseModelRangeWarning
+    from .diagnostics import VarianceCheck, check_variance, mean_negative_log_likelihood
+    from .files import load_noise_model
+    from .fitting import fit_noise_model, iter_fit_noise_model
+    from .gmm import GaussianMixtureNoiseModel
+    from .histogram import HistogramNoiseModel
+
+__all__ = [
+    "GaussianMixtureNoiseModel",
+    "HistogramNoiseModel",
+    "ModelFileError",
+    "NoiseModel",
+    "NoiseModelRangeWarning",
+    "RunFailedError",
+    "VarianceCheck",
+    "check_variance",
+    "fit_noise_model",
+    "iter_fit_noise_model",
+    "load_noise_model",
+    "mean_negative_log_likelihood",
+]
+
+_WHERE = {
+    "GaussianMixtureNoiseModel": "gmm",
+    "HistogramNoiseModel": "histogram",
+    "NoiseModel": "base",
+    "NoiseModelRangeWarning": "base",
+    "VarianceCheck": "diagnostics",
+    "check_variance": "diagnostics",
+    "mean_negative_log_likelihood": "diagnostics",
+    "fit_noise_model": "fitting",
+    "iter_fit_noise_model": "fitting",
+    "load_noise_model": "files",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,223 @@
+"""Step 1's one recipe: make a noise model from calibration frames or from the noisy images.
+
+The Noise model dock, ``divnoising fit-noise-model``, the demo and the scripting API all
+call :func:`iter_make_noise_model`, so the same data and seed give the same model
+everywhere. Three sources of the signal:
+
+``"calibration"``
+    Many frames of a static sample; the signal is their mean.
+``"bootstrap"``
+    The noisy images themselves; the signal is a blind-spot VST-BM3D pseudo ground truth
+    (see :mod:`.bootstrap`), whose extremes are left out of the fit.
+``"denoised"``
+    The noisy images and any denoised version of them that the user trusts (another
+    denoiser's output); treated as a pseudo ground truth, like the bootstrap's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..errors import InputError, SettingsError
+from ..events import Progress, run_generator
+from ..validation import as_image_stack, check_same_shape
+from .base import NoiseModel
+from .bootstrap import MIN_BOOTSTRAP_SIZE, PASSES_PER_PLANE, iter_bootstrap
+from .calibration import NoisePairs, calibration_pairs
+from .diagnostics import DataEstimate, estimate_from_pairs
+from .fitting import iter_fit_noise_model, resolve_settings
+from .settings import NoiseModelSettings
+
+__all__ = ["SOURCES", "NoiseModelResult", "iter_make_noise_model", "make_noise_model"]
+
+Source = Literal["calibration", "bootstrap", "denoised"]
+SOURCES: tuple[str, ...] = ("calibration", "bootstrap", "denoised")
+
+
+@dataclass(frozen=True)
+class NoiseModelResult:
+    """A noise model and what it was made from.
+
+    Attributes
+    ----------
+    noise_model : NoiseModel
+        The fitted model (its metadata records the settings and the source).
+    pairs : NoisePairs
+        The (signal, observation) pairs it was fitted to.
+    data : DataEstimate
+        The data's own noise beside the model's, for plots and checks.
+    pseudo_ground_truth : list of ndarray or None
+        The bootstrap's denoised images (one per input image), or None.
+    """
+
+    noise_model: NoiseModel
+    pairs: NoisePairs
+    data: DataEstimate
+    pseudo_ground_truth: list[np.ndarray] | None = None
+
+
+def _as_list(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    if isinstance(images, np.ndarray):
+        return [images]
+    return [np.asarray(image) for image in images]
+
+
+def _pooled(pairs: list[NoisePairs], method: str) -> NoisePairs:
+    """One set of pairs from several images that may differ in size."""
+    if len(pairs) == 1:
+        return pairs[0]
+    signal = np.concatenate([p.signal.reshape(-1) for p in pairs])
+    observation = np.concatenate([p.observation.reshape(-1) for p in pairs])
+    return NoisePairs(signal[None, None, None], observation[None, None, None], method=method)
+
+
+def _denoised_pairs(images: list[np.ndarray], denoised: list[np.ndarray]) -> NoisePairs:
+    if len(images) != len(denoised):
+        raise InputError(
+            f"give one denoised image per noisy image (got {len(denoised)} for {len(images)})"
+        )
+    pairs = []
+    for image, clean in zip(images, denoised, strict=True):
+        check_same_shape(image, clean, names=("noisy image", "denoised image"))
+        signal = as_image_stack(clean, name="denoised image")
+        observation = np.asarray(image).reshape(signal.shape)
+        as_image_stack(observation, name="noisy image")  # the same checks, raised early
+        pairs.append(NoisePairs(signal[:, None], observation[:, None], method="denoised"))
+    return _pooled(pairs, "denoised")
+
+
+def _bootstrap(
+    images: list[np.ndarray],
+) -> Generator[Progress, None, tuple[NoisePairs, list[np.ndarray]]]:
+    """Bootstrap every image; one progress bar over all their BM3D passes."""
+    total = PASSES_PER_PLANE * sum(
+        (image.size // image.shape[-1] // image.shape[-2]) for image in images
+    )
+    done, pairs, signals = 0, [], []
+    for image in images:
+        job = iter_bootstrap(image)
+        while True:
+            try:
+                event = next(job)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            yield Progress(event.stage, done + event.step, total)
+        done += PASSES_PER_PLANE * len(result.pairs.signal)
+        pairs.append(result.pairs)
+        signals.append(result.signal)
+    return _pooled(pairs, "bootstrap"), signals
+
+
+def iter_make_noise_model(
+    images: np.ndarray | Sequence[np.ndarray],
+    *,
+    source: Source = "calibration",
+    denoised: np.ndarray | Sequence[np.ndarray] | None = None,
+    settings: NoiseModelSettings | None = None,
+) -> Generator[Progress, None, NoiseModelResult]:
+    """Make a noise model, yielding progress; inputs are checked before the first step.
+
+    Parameters
+    ----------
+    images : ndarray or sequence of ndarray (or paths, for calibration)
+        ``"calibration"``: stacks ``(T, Y, X)`` of frames of a static sample (arrays or
+        TIFF paths). Otherwise: noisy images, 2D or stacks of planes, in raw units.
+    source : {"calibration", "bootstrap", "denoised"}
+        Where the signal comes from (see the module notes).
+    denoised : ndarray or sequence of ndarray, optional
+        With ``source="denoised"``: the denoised version of each image, same shapes.
+    settings : NoiseModelSettings, optional
+        How to fit (default: the reference's settings).
+
+    Returns
+    -------
+    Generator
+        Yields :class:`~napari_divnoising.core.events.Progress`; returns a
+        :class:`NoiseModelResult`.
+
+    Raises
+    ------
+    InputError, SettingsError
+        Bad images or settings, raised by this call, before any work.
+    """
+    settings = resolve_settings(settings)
+    if source not in SOURCES:
+        raise SettingsError(f"`source` must be one of {SOURCES} (got {source!r})")
+    if (denoised is not None) != (source == "denoised"):
+        raise SettingsError("give `denoised` images exactly when `source` is 'denoised'")
+    if source == "calibration":
+        pairs = calibration_pairs(images)
+        fit = iter_fit_noise_model(pairs.signal, pairs.observation, settings)
+        return _fit_job(pairs, fit)
+    noisy = _as_list(images)
+    if source == "denoised":
+        pairs = _denoised_pairs(noisy, _as_list(denoised))
+        fit = iter_fit_noise_model(
+            pairs.signal, pairs.observation, settings, pseudo_ground_truth=True
+        )
+        return _fit_job(pairs, fit)
+    for image in noisy:
+        as_image_stack(image, name="noisy image", min_size=MIN_BOOTSTRAP_SIZE)
+    return _bootstrap_job(noisy, settings)
+
+
+def _fit_job(
+    pairs: NoisePairs,
+    fit: Generator[Progress, None, NoiseModel],
+    pseudo_ground_truth: list[np.ndarray] | None = None,
+) -> Generator[Progress, None, NoiseModelResult]:
+    model = yield from fit
+    model.metadata["source"] = pairs.method
+    yield Progress("comparing the model with the data", 0, 1)
+    data = estimate_from_pairs(model, pairs.signal, pairs.observation)
+    return NoiseModelResult(model, pairs, data, pseudo_ground_truth)
+
+
+def _bootstrap_job(
+    images: list[np.ndarray], settings: NoiseModelSettings
+) -> Generator[Progress, None, NoiseModelResult]:
+    pairs, signals = yield from _bootstrap(images)
+    fit = iter_fit_noise_model(pairs.signal, pairs.observation, settings, pseudo_ground_truth=True)
+    return (yield from _fit_job(pairs, fit, signals))
+
+
+def make_noise_model(
+    images: np.ndarray | Sequence[np.ndarray],
+    *,
+    source: Source = "calibration",
+    denoised: np.ndarray | Sequence[np.ndarray] | None = None,
+    settings: NoiseModelSettings | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> NoiseModelResult:
+    """Make a noise model and return it with its data; blocking :func:`iter_make_noise_model`.
+
+    Parameters
+    ----------
+    images, source, denoised, settings
+        As for :func:`iter_make_noise_model`.
+    progress : callable, optional
+        Called with every event.
+
+    Returns
+    -------
+    NoiseModelResult
+        The model, its pairs and the data's own noise estimate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> frames = rng.poisson(np.linspace(5, 80, 48)[None, None, :] * np.ones((20, 48, 1)))
+    >>> result = make_noise_model(
+    ...     frames, settings=NoiseModelSettings(n_iterations=20, batch_size=2000)
+    ... )
+    >>> result.noise_model.kind, result.noise_model.metadata["source"]
+    ('gmm', 'calibration')
+    """
+    job = iter_make_noise_model(images, source=source, denoised=denoised, settings=settings)
+    return run_generator(job, progress)

@@ -1,0 +1,95 @@
+"""Settings of posterior sampling: a small pydantic model with limits on every field.
+
+:class:`SamplingConfig` is what :func:`~napari_divnoising.core.prediction.sampling.
+iter_sample_posterior` validates its keyword arguments through, what the sampling dock and
+``divnoising predict`` build their inputs from, and what every prediction carries (and the
+command line saves beside its outputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import settings_error_from
+from ..model.config import CONFIG_VERSION
+
+__all__ = ["MAX_SAMPLES", "MIN_TILE_SIZE", "SamplingConfig", "sampling_config"]
+
+#: Most posterior samples one prediction may draw per plane (hours of work on a CPU).
+MAX_SAMPLES = 100_000
+#: Smallest tile side a user may ask for: the largest ``size_multiple`` of any network
+#: (depth 5: 2**5). Smaller tiles are mostly overlap: a side of 3 cut a 256² image into
+#: 8,192 tiles.
+MIN_TILE_SIZE = 32
+
+
+class SamplingConfig(BaseModel):
+    """How the DivNoising posterior of an image is sampled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    version: int = Field(default=CONFIG_VERSION, ge=1, le=CONFIG_VERSION)
+    """Version of this configuration schema."""
+
+    n_samples: int = Field(default=100, ge=1, le=MAX_SAMPLES)
+    """Posterior samples drawn per plane (per augmentation with `tta`); the MMSE and the
+    uncertainty are computed over them."""
+
+    keep_samples: int = Field(default=0, ge=0, le=MAX_SAMPLES)
+    """How many of the samples to return (the first ones drawn), at most `n_samples`;
+    0 keeps none."""
+
+    map_estimate: bool = False
+    """Also compute the MAP estimate (patch-wise mean shift over the samples of each tile;
+    slower)."""
+
+    uncertainty: bool = True
+    """Also return the per-pixel standard deviation of the samples."""
+
+    tta: bool = False
+    """Test-time augmentation: average over the 8 rotations/flips (8× slower); the
+    uncertainty pools all 8 × `n_samples` samples, MAP and kept samples come from the
+    un-augmented image."""
+
+    tile_size: int | None = Field(default=None, ge=MIN_TILE_SIZE, le=65_536)
+    """Largest side of the tiles processed at once, at least 32 pixels; lower it if memory
+    runs out. Rounded up to a multiple of the network's size multiple; tiles are balanced
+    to cover the image evenly. None: chosen from the memory available, up to 1024."""
+
+    tile_overlap: int | None = Field(default=None, ge=0)
+    """Smallest overlap of neighbouring tiles, in pixels. None: twice the network's
+    receptive radius plus a short blending ramp (60 pixels for the reference network, 92
+    with `map_estimate`)."""
+
+    batch_size: int | None = Field(default=None, ge=1)
+    """Latent samples decoded at once. None: chosen from the tile's memory."""
+
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    """Seed of the latent noise; the same seed gives the same result for any tile and
+    batch size."""
+
+    @model_validator(mode="after")
+    def _keep_at_most_drawn(self) -> SamplingConfig:
+        if self.keep_samples > self.n_samples:
+            raise ValueError(
+                f"`keep_samples` must be at most `n_samples` (got {self.keep_samples} "
+                f"and {self.n_samples})"
+            )
+        return self
+
+
+def sampling_config(**values: Any) -> SamplingConfig:
+    """Return the :class:`SamplingConfig` of `values`.
+
+    Raises
+    ------
+    SettingsError
+        One line naming every bad argument ("`n_samples`: input should be greater than
+        or equal to 1 (got 0)").
+    """
+    try:
+        return SamplingConfig(**values)
+    except ValidationError as err:
+        raise settings_error_from(err) from None

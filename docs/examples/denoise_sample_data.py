@@ -10,8 +10,8 @@ import numpy as np
 
 from napari_divnoising import (
     DivNoising,
-    calibration_pairs,
-    fit_noise_model,
+    NoiseModelSettings,
+    make_noise_model,
     make_sample_data,
     quality_scores,
 )
@@ -20,10 +20,8 @@ from napari_divnoising import (
 def main(quick: bool) -> None:
     data = make_sample_data(seed=0, shape=(64, 64) if quick else (256, 256))
 
-    pairs = calibration_pairs(data.calibration)
-    noise_model = fit_noise_model(
-        pairs.signal, pairs.observation, n_iterations=50 if quick else 2000
-    )
+    settings = NoiseModelSettings(n_iterations=50 if quick else 2000)
+    noise_model = make_noise_model(data.calibration, settings=settings).noise_model
 
     training = (
         {"max_epochs": 2, "steps_per_epoch": 3, "patch_size": 32, "batch_size": 4}

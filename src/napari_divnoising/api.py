@@ -4,10 +4,9 @@ Examples
 --------
 In the napari console, with a noisy image layer and a calibration stack loaded::
 
-    from napari_divnoising import DivNoising, calibration_pairs, fit_noise_model
+    from napari_divnoising import DivNoising, make_noise_model
 
-    pairs = calibration_pairs(viewer.layers["calibration frames"].data)
-    noise_model = fit_noise_model(pairs.signal, pairs.observation)
+    noise_model = make_noise_model(viewer.layers["calibration frames"].data).noise_model
     denoiser = DivNoising(noise_model, time_budget_minutes=5, seed=0)
     denoiser.fit(viewer.layers["noisy frames"].data)
     result = denoiser.sample(viewer.layers["noisy frames"].data, map_estimate=True)

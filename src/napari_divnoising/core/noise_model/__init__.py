@@ -8,10 +8,10 @@ keeps our metadata). Names load lazily, so importing this package does not impor
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ModelFileError, RunFailedError  # light: re-exported here for callers
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:  # the names below, for type checkers and IDEs; loaded lazily at run time
     from .base import NoiseModel, NoiseModelRangeWarning
@@ -50,13 +50,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

@@ -34,10 +34,12 @@ class DivNoising:
 
     Parameters
     ----------
-    noise_model : NoiseModel, optional
-        The camera noise model (see :func:`~napari_divnoising.fit_noise_model`).
+    noise_model : NoiseModel or path-like, optional
+        The camera noise model (see :func:`~napari_divnoising.fit_noise_model`), or the
+        path of its file (``.npz``/``.npy``).
     gaussian_sigma : float, optional
         Without a noise model: the standard deviation of Gaussian noise, in raw units.
+        Exactly one of `noise_model` and `gaussian_sigma` must be given.
     network_config : NetworkConfig, optional
         The architecture (default: the reference's).
     device : str
@@ -45,6 +47,14 @@ class DivNoising:
     **training_options
         Fields of :class:`~napari_divnoising.core.training.config.TrainingConfig`, e.g.
         ``time_budget_minutes=5``, ``max_epochs=200``, ``seed=0``.
+
+    Raises
+    ------
+    SettingsError
+        If not exactly one of `noise_model` and `gaussian_sigma` is given, or a training
+        option is out of range.
+    InputError, ModelFileError
+        If `noise_model` is neither a noise model nor the path of a noise-model file.
 
     Examples
     --------
@@ -57,16 +67,20 @@ class DivNoising:
 
     def __init__(
         self,
-        noise_model: NoiseModel | None = None,
+        noise_model: NoiseModel | str | os.PathLike[str] | None = None,
         *,
         gaussian_sigma: float | None = None,
         network_config: Any = None,
         device: str = "auto",
         **training_options: Any,
     ) -> None:
+        from .core.arguments import as_noise_model
         from .core.training.config import TrainingConfig
+        from .core.training.losses import check_likelihood_choice
 
-        self.noise_model = noise_model
+        # Without a likelihood nothing can be trained: say so now, not at fit().
+        self.noise_model = as_noise_model(noise_model)
+        check_likelihood_choice(self.noise_model, gaussian_sigma)
         self.gaussian_sigma = gaussian_sigma
         self.network_config = network_config
         self.device = device
@@ -89,10 +103,19 @@ class DivNoising:
         -------
         DivNoising
             Ready to :meth:`sample`, or to :meth:`fit` further.
+
+        Raises
+        ------
+        InputError
+            If `path` is not a str or path-like.
+        ModelFileError
+            If there is no file at `path`, or it is not a readable model.
         """
+        from .core.arguments import as_model_path
         from .core.model.bundle import load_model
         from .core.model.device import select_device
 
+        path = as_model_path(path, name="path")
         model = load_model(path, device=select_device(device).device)
         denoiser = cls(model.noise_model, gaussian_sigma=model.gaussian_sigma, device=device)
         denoiser.training_config = model.training_config

@@ -32,10 +32,13 @@ def test_missing_file_is_a_clear_error(tmp_path):
         read_image(tmp_path / "nope.tif")
 
 
-def test_unknown_format_is_refused(tmp_path):
+def test_unknown_format_is_refused_naming_the_formats_read(tmp_path):
     (tmp_path / "a.png").write_bytes(b"x")
-    with pytest.raises(ValueError, match=r"expected one of \.tif"):
+    with pytest.raises(ValueError, match=r"\.png files are not supported; expected one of \.tif"):
         read_image(tmp_path / "a.png")
+    (tmp_path / "raw").write_bytes(b"x")
+    with pytest.raises(ValueError, match="a file without a suffix is not supported"):
+        read_image(tmp_path / "raw")
 
 
 def test_corrupt_tiff_is_a_clear_error(tmp_path):

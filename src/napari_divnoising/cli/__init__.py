@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from ._commands import COMMANDS
-from ._progress import CommandError
+from ._progress import CommandError, show_warnings_briefly
 
 __all__ = ["main"]
 
@@ -53,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
-        arguments.run(arguments)
+        with warnings.catch_warnings():
+            show_warnings_briefly()
+            arguments.run(arguments)
     except CommandError as err:
         print(f"divnoising {arguments.command}: error: {err}", file=sys.stderr)
         return 2

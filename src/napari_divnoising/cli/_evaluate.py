@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._progress import CommandError, drive, user_errors
+from ._progress import drive, user_errors
 
 
 def add_to(subparsers: argparse._SubParsersAction) -> None:
@@ -37,15 +37,20 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
 def run(arguments: argparse.Namespace) -> None:
     """Score and write the maps."""
     from ..core.io import read_image, write_tiff
+    from ..core.outputs import plan_outputs
     from ..core.quality.recipe import iter_quality_control
 
     folder = arguments.out or arguments.prediction.parent
     stem = arguments.prediction.stem
     maps = {"ssim": folder / f"{stem}_ssim_map.tif", "rse": folder / f"{stem}_rse_map.tif"}
-    for path in maps.values():
-        if path.exists() and not arguments.overwrite:
-            raise CommandError(f"{path} exists; pass --overwrite to replace it")
+    inputs = [arguments.prediction, arguments.ground_truth]
+    inputs += [arguments.noisy] if arguments.noisy is not None else []
     with user_errors():
+        plan_outputs(
+            [(str(arguments.prediction), path) for path in maps.values()],
+            inputs=inputs,
+            overwrite=arguments.overwrite,
+        )
         truth = read_image(arguments.ground_truth)
         prediction = read_image(arguments.prediction)
         noisy = read_image(arguments.noisy) if arguments.noisy is not None else None

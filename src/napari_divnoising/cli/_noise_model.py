@@ -62,6 +62,7 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, required=True, help="model file (.npz for gmm, .npy for histogram)"
     )
+    add_axes_option(parser, "; with --bootstrap (and --denoised) only")
     for name, flag in SETTING_FLAGS.items():
         add_setting(parser, NoiseModelSettings, name, flag)
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -69,10 +70,32 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+#: Help of the --axes option every command that reads noisy images has.
+AXES_HELP = (
+    "axes of the input images, one letter per axis, e.g. TZYX (T time, Z depth, C channel, "
+    "Q other planes, S RGB samples, Y X the plane); default: read from the file's metadata"
+)
+
+
+def add_axes_option(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """Add ``--axes`` to `parser`; `note` is appended to its help."""
+    parser.add_argument("--axes", metavar="AXES", help=AXES_HELP + note)
+
+
+def checked_axes(arguments: argparse.Namespace) -> str | None:
+    """Return the validated ``--axes`` (in capitals), or None when it is not given."""
+    from ..core.axes import parse_axes
+
+    if arguments.axes is None:
+        return None
+    with user_errors():
+        return parse_axes(arguments.axes)
+
+
 def check_output_path(
     out: Path, *, inputs: list[Path], overwrite: bool, suffixes: tuple[str, ...]
 ) -> None:
-    """Refuse outputs that would destroy an input or an existing file, or have the wrong suffix.
+    """Refuse an output with the wrong suffix, or one that :func:`plan_outputs` refuses.
 
     Parameters
     ----------
@@ -85,21 +108,26 @@ def check_output_path(
     suffixes : tuple of str
         Allowed file suffixes.
     """
+    from ..core.outputs import plan_outputs
+
     if out.suffix.lower() not in suffixes:
         raise CommandError(f"--out must end in {' or '.join(suffixes)} (got {out.name})")
-    if any(out.resolve() == path.resolve() for path in inputs):
-        raise CommandError(f"--out {out} is one of the input files; refusing to overwrite it")
-    if out.exists() and not overwrite:
-        raise CommandError(f"{out} exists; pass --overwrite to replace it")
+    with user_errors():
+        plan_outputs([("--out", out)], inputs=inputs, overwrite=overwrite)
 
 
 def run(arguments: argparse.Namespace) -> None:
     """Make the model and save it."""
-    from ..core.io import read_image
+    from ..core.io import read_planes
     from ..core.noise_model.recipe import iter_make_noise_model
 
     if arguments.denoised and not arguments.bootstrap:
         raise CommandError("--denoised goes with --bootstrap (the noisy images it denoises)")
+    if arguments.axes is not None and not arguments.bootstrap:
+        raise CommandError(
+            "--axes goes with --bootstrap; calibration stacks are read as (T, Y, X) frames"
+        )
+    axes = checked_axes(arguments)
     with user_errors(setting_flags(arguments)):
         settings = settings_from(arguments, NoiseModelSettings)
         inputs = list(arguments.calibration or arguments.bootstrap) + list(
@@ -114,8 +142,9 @@ def run(arguments: argparse.Namespace) -> None:
         if arguments.calibration:
             job = iter_make_noise_model(arguments.calibration, settings=settings)
         else:
-            images = [read_image(path) for path in arguments.bootstrap]
-            denoised = [read_image(path) for path in arguments.denoised or []] or None
+            images = [read_planes(path, axes=axes) for path in arguments.bootstrap]
+            denoised = [read_planes(path, axes=axes) for path in arguments.denoised or []]
+            denoised = denoised or None
             source = "denoised" if denoised else "bootstrap"
             job = iter_make_noise_model(
                 images, source=source, denoised=denoised, settings=settings

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.prediction.config import MIN_TILE_SIZE, SamplingConfig
-from ._progress import CommandError, drive, user_errors
+from ._noise_model import add_axes_option, checked_axes
+from ._progress import drive, user_errors
 from ._settings import add_setting, setting_flags, settings_from
 
 #: Each SamplingConfig field the command sets: its option, help text and metavar.
@@ -39,6 +40,11 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", type=Path, metavar="MODEL", help="trained model (.divnoising)")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="noisy TIFF images")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    add_axes_option(
+        parser,
+        "; results have the input's shape (a single channel dropped); an image whose last "
+        "two axes are not Y, X is written with its other axes first, then Y, X (YXT as TYX)",
+    )
     for name, flag, text, metavar in SETTING_OPTIONS:
         add_setting(parser, SamplingConfig, name, flag, help=text, **metavar)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
@@ -67,15 +73,19 @@ def record_path(image_path: Path, folder: Path) -> Path:
 
 
 def check_outputs(arguments: argparse.Namespace, settings: SamplingConfig) -> None:
-    """Refuse to overwrite inputs or, without --overwrite, existing results."""
-    inputs = {path.resolve() for path in [arguments.model, *arguments.images]}
+    """Plan every output of the run before any work: no collision, no input, no surprise."""
+    from ..core.outputs import plan_outputs
+
+    outputs = []
     for image_path in arguments.images:
         paths = [*output_paths(image_path, arguments.out, settings).values()]
-        for path in [*paths, record_path(image_path, arguments.out)]:
-            if path.resolve() in inputs:
-                raise CommandError(f"{path} is one of the inputs; choose another --out")
-            if path.exists() and not arguments.overwrite:
-                raise CommandError(f"{path} exists; pass --overwrite to replace it")
+        outputs += [
+            (str(image_path), path) for path in [*paths, record_path(image_path, arguments.out)]
+        ]
+    with user_errors():
+        plan_outputs(
+            outputs, inputs=[arguments.model, *arguments.images], overwrite=arguments.overwrite
+        )
 
 
 def write_record(path: Path, settings: SamplingConfig, model_path: Path) -> None:
@@ -94,17 +104,20 @@ def write_record(path: Path, settings: SamplingConfig, model_path: Path) -> None
 
 def run(arguments: argparse.Namespace) -> None:
     """Predict every image and write the results."""
-    from ..core.io import read_image, write_tiff
+    from ..core.io import check_planes, read_planes, write_tiff
     from ..core.model.bundle import load_model
     from ..core.prediction.sampling import iter_sample_posterior
 
     settings = sampling_settings(arguments)
+    axes = checked_axes(arguments)
     check_outputs(arguments, settings)
     options = settings.model_dump(exclude={"version"})
     with user_errors():
+        for image_path in arguments.images:  # every image's axes, before any sampling
+            check_planes(image_path, axes=axes)
         model = load_model(arguments.model)
         for image_path in arguments.images:
-            image = read_image(image_path)
+            image = read_planes(image_path, axes=axes)
             prediction = drive(
                 iter_sample_posterior(image, model, **options, device=arguments.device),
                 quiet=arguments.quiet,

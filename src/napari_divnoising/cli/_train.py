@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..core.model.config import MODEL_SUFFIX
 from ..core.training.config import TrainingConfig
-from ._noise_model import check_output_path
+from ._noise_model import add_axes_option, check_output_path, checked_axes
 from ._progress import CommandError, drive, user_errors
 from ._settings import add_setting, setting_flags, settings_from
 
@@ -53,6 +53,7 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
         "--gaussian-sigma", type=float, help="without a noise model: Gaussian noise σ (raw units)"
     )
     parser.add_argument("--out", type=Path, required=True, help=f"model file ({MODEL_SUFFIX})")
+    add_axes_option(parser)
     parser.add_argument(
         "--continue-from", type=Path, metavar="MODEL", help="continue training this model"
     )
@@ -68,7 +69,7 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
 
 def run(arguments: argparse.Namespace) -> None:
     """Train and save the model."""
-    from ..core.io import read_image
+    from ..core.io import read_planes
     from ..core.model.bundle import load_model, save_model
     from ..core.noise_model import load_noise_model
     from ..core.training.history import describe_history
@@ -82,6 +83,7 @@ def run(arguments: argparse.Namespace) -> None:
         raise CommandError("give a --noise-model (recommended) or a --gaussian-sigma")
     with user_errors(setting_flags(arguments)):
         config = settings_from(arguments, TrainingConfig)
+    axes = checked_axes(arguments)
     check_output_path(
         arguments.out,
         inputs=list(arguments.images),
@@ -89,7 +91,7 @@ def run(arguments: argparse.Namespace) -> None:
         suffixes=(MODEL_SUFFIX,),
     )
     with user_errors():
-        images = [read_image(path) for path in arguments.images]
+        images = [read_planes(path, axes=axes) for path in arguments.images]
         initial = load_model(arguments.continue_from) if arguments.continue_from else None
         noise_model = load_noise_model(arguments.noise_model) if arguments.noise_model else None
         trainer = Trainer(
@@ -100,6 +102,8 @@ def run(arguments: argparse.Namespace) -> None:
             device=arguments.device,
             initial_model=initial,
         )
+        # The planner accepted a folder that can be made: make it now, not after training.
+        arguments.out.parent.mkdir(parents=True, exist_ok=True)
         model = train_with_report(trainer, quiet=arguments.quiet)
         save_model(model, arguments.out)
     print(f"saved model to {arguments.out}: {describe_history(model.history)}")

@@ -16,6 +16,7 @@ __all__ = [
     "DivNoisingError",
     "InputError",
     "ModelFileError",
+    "OutputError",
     "RunFailedError",
     "SettingsError",
 ]
@@ -35,6 +36,10 @@ class SettingsError(DivNoisingError, ValueError):
 
 class ModelFileError(DivNoisingError, ValueError):
     """A model or noise-model file is missing, damaged, foreign or from a newer version."""
+
+
+class OutputError(DivNoisingError, OSError):
+    """An output cannot be written where asked (it exists, collides, the disk is full, ...)."""
 
 
 class RunFailedError(DivNoisingError, RuntimeError):
@@ -70,7 +75,9 @@ def _describe(problem: dict, label: str) -> str:
         return message if kind == "value_error" else f"{label}: {message}"
     if kind in ("missing", "extra_forbidden"):
         return text
-    return f"{text} (got {problem.get('input')!r})"
+    value = problem.get("input")
+    value = value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
+    return f"{text} (got {value!r})"
 
 
 def settings_error_from(error: Exception, *, names: dict[str, str] | None = None) -> SettingsError:

@@ -7,6 +7,8 @@ to a temporary file in the destination folder, then renamed over the target in o
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -14,9 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .axes import parse_axes, plane_layout, planes_of, read_axes
+from .errors import InputError, OutputError
 
-__all__ = ["atomic_path", "read_image", "write_tiff"]
+__all__ = [
+    "atomic_path",
+    "check_planes",
+    "image_files",
+    "read_image",
+    "read_planes",
+    "write_tiff",
+]
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".npy")
 
@@ -47,16 +57,86 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        # mkstemp creates the file private (0600); results get the user's usual mode.
+        os.chmod(temporary_path, 0o666 & ~_umask())
         _flush_to_disk(temporary_path)
         os.replace(temporary_path, target)
+    except OutputError:
+        raise
+    except OSError as err:
+        # Name the file and the likely cause: "[Errno 28] No space left on device" alone
+        # does not say which of a run's outputs failed.
+        reason = err.strerror or str(err)
+        hint = " (is the disk full?)" if err.errno == errno.ENOSPC else ""
+        raise OutputError(f"cannot write {target}: {reason}{hint}") from err
     finally:
         temporary_path.unlink(missing_ok=True)
+
+
+@functools.cache
+def _umask() -> int:
+    """Return the process's umask (read once: reading it sets it for an instant)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _flush_to_disk(path: Path) -> None:
     """Make the written bytes durable before the rename makes them visible."""
     with open(path, "rb+") as handle:
         os.fsync(handle.fileno())
+
+
+def _checked_path(path: str | os.PathLike) -> Path:
+    """Return `path` as a Path; raise unless it is an existing file of a format we read."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"image file not found: {path}")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        kind = f"{path.suffix.lower()} files are" if path.suffix else "a file without a suffix is"
+        raise InputError(
+            f"cannot read {path.name}: {kind} not supported; expected one of "
+            f"{', '.join(IMAGE_SUFFIXES)} (save it as TIFF, e.g. in Fiji: File ▸ Save As ▸ Tiff…)"
+        )
+    return path
+
+
+def image_files(folder: str | os.PathLike) -> list[Path]:
+    """Return the images of `folder` this package can read, sorted by name.
+
+    Hidden files are left out, among them the temporary files of a write that was
+    interrupted (``.name.….partial.tif``), which must never be taken for images.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        A folder.
+
+    Returns
+    -------
+    list of Path
+        Its ``.tif``, ``.tiff`` and ``.npy`` files.
+
+    Raises
+    ------
+    InputError
+        If `folder` is not a folder or holds no such file.
+    """
+    folder = Path(folder)
+    paths = (
+        []
+        if not folder.is_dir()
+        else sorted(
+            path
+            for path in folder.iterdir()
+            if path.is_file()
+            and path.suffix.lower() in IMAGE_SUFFIXES
+            and not path.name.startswith(".")
+        )
+    )
+    if not paths:
+        raise InputError(f"no .tif, .tiff or .npy images found in folder {str(folder)!r}")
+    return paths
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -77,12 +157,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     ValueError
         If the file does not exist, has another format or cannot be read.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"image file not found: {path}")
+    path = _checked_path(path)
     suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise InputError(f"cannot read {path.name}: expected one of {', '.join(IMAGE_SUFFIXES)}")
     try:
         if suffix == ".npy":
             image = np.load(path, allow_pickle=False)
@@ -98,6 +174,82 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             f"cannot read {path}: the file holds no pixel data (corrupt or truncated?)"
         )
     return image
+
+
+def _axes_of(path: Path, shape: tuple[int, ...], axes: str | None) -> str | None:
+    """Return the axes given (checked against `shape`), else the file's own if they fit."""
+    if axes is not None:
+        return parse_axes(axes, len(shape), name=f"{path.name} (shape {shape})")
+    stored = read_axes(path)
+    return stored if stored is not None and len(stored) == len(shape) else None
+
+
+def read_planes(path: str | os.PathLike, *, axes: str | None = None) -> np.ndarray:
+    """Read an image and return it as ``(..., Y, X)`` planes, its axes checked.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``.tif``/``.tiff`` or ``.npy`` file.
+    axes : str, optional
+        The image's axes, one letter per axis of the array read (e.g. ``"TZYX"``);
+        by default, those the file's metadata gives (see :func:`~.axes.read_axes`).
+
+    Returns
+    -------
+    ndarray
+        See :func:`~.axes.planes_of`: plane axes first, then Y, X; a single channel
+        dropped; a 2-D or 3-D image without axes as it is.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, or the image has channels, RGB samples, axes that
+        are not independent planes, or 4+ dimensions and no axes.
+    SettingsError
+        If `axes` is not a valid axes string for this image.
+    """
+    path = Path(path)
+    if axes is not None:
+        parse_axes(axes)  # a bad string is named before the file is read
+    image = read_image(path)
+    return planes_of(image, _axes_of(path, tuple(image.shape), axes), name=path.name)
+
+
+def check_planes(path: str | os.PathLike, *, axes: str | None = None) -> tuple[int, ...]:
+    """Check, from the file's header only, that :func:`read_planes` accepts its axes.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``.tif``/``.tiff`` or ``.npy`` file.
+    axes : str, optional
+        As for :func:`read_planes`.
+
+    Returns
+    -------
+    tuple of int
+        The shape of the planes :func:`read_planes` will return.
+
+    Raises
+    ------
+    InputError, SettingsError
+        As :func:`read_planes`, for everything but the pixel values.
+    """
+    path = _checked_path(path)
+    if axes is not None:
+        parse_axes(axes)
+    try:
+        if path.suffix.lower() == ".npy":
+            shape = tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+        else:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                shape = tuple(tif.series[0].shape)
+    except Exception as err:  # numpy and tifffile raise many types for broken files
+        raise InputError(f"cannot read {path}: {err}") from err
+    return plane_layout(shape, _axes_of(path, shape, axes), name=path.name)[1]
 
 
 def write_tiff(

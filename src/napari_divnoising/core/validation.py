@@ -54,7 +54,7 @@ def check_not_constant(image: np.ndarray, *, name: str = "image") -> None:
     """
     if image.size and np.ptp(image) == 0:
         raise InputError(
-            f"`{name}` is constant (every pixel is {image.flat[0]!r}); "
+            f"`{name}` is constant (every pixel is {image.flat[0].item()!r}); "
             "there is no signal or noise to learn from"
         )
 

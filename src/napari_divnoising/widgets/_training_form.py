@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -187,13 +186,9 @@ class TrainingForm:
     def images(self) -> list[np.ndarray]:
         """Return the noisy images the user picked, each checked; raise InputError if none."""
         if self.source.value == FOLDER:
-            from napari_divnoising.core.io import IMAGE_SUFFIXES, read_image
+            from napari_divnoising.core.io import image_files, read_image
 
-            folder = Path(self.folder.value)
-            paths = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not folder.is_dir() or not paths:
-                raise InputError(f"no .tif, .tiff or .npy images found in folder {str(folder)!r}")
-            return [read_image(path) for path in paths]
+            return [read_image(path) for path in image_files(self.folder.value)]
         if not self.layers.value:
             raise InputError("No image layer chosen: pick one or more noisy images to train on")
         return [layer_image(layer, role="noisy image") for layer in self.layers.value]

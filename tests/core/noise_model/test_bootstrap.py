@@ -155,3 +155,12 @@ def test_fmd_single_frame_bootstrap_quality(shared_data_dir):
         scores.append(psnr(bootstrap_signal(frame), truth))
     assert scores[0] >= 36.9
     assert scores[1] >= 35.8
+
+
+def test_offset_subtracted_images_are_refused_before_any_bm3d(sample):
+    shifted = sample.noisy[0].astype(np.float32) - 150  # offset and background taken off
+    with pytest.raises(InputError, match=r"are negative \(min -\d+\), \d+% by more than 3"):
+        next(iter_bootstrap(shifted))
+    # The camera's offset alone taken off: dark pixels scatter around zero, and are kept.
+    offset_only = sample.noisy[0].astype(np.float32) - sample.camera.offset
+    assert next(iter_bootstrap(offset_only)).step == 0

@@ -135,3 +135,27 @@ def test_noise_around_the_signal_matches_the_camera():
 def test_noise_pairs_refuse_mismatched_shapes():
     with pytest.raises(ValueError, match="same 4D shape"):
         NoisePairs(signal=np.zeros((1, 2, 3, 4)), observation=np.zeros((1, 2, 3, 5)))
+
+
+def test_pixels_saturated_in_any_frame_are_marked_and_reported(frames):
+    level = int(frames.max()) + 1
+    clipped = frames.copy()
+    clipped[3, :2, :5] = level  # ten pixels reach the level in one frame only
+    with pytest.warns(UserWarning, match=r"^10 of 480 pixels \(2\.1%\) are saturated \(≥ "):
+        pairs = calibration_pairs(clipped, saturation=level)
+    assert pairs.saturated.shape == (1, 1, 20, 24) and pairs.n_saturated == 10
+    assert pairs.saturated[0, 0, :2, :5].all() and pairs.saturation == level
+    assert pairs.signal.strides[1] == 0  # still a broadcast view of the mean
+    unsaturated = calibration_pairs(frames)  # uint16, far below 65535: no warning
+    assert unsaturated.n_saturated == 0 and unsaturated.saturation == 65535
+    assert calibration_pairs(frames.astype(np.float32)).saturated is None  # floats: unchecked
+
+
+def test_an_all_saturated_stack_is_refused(frames):
+    with pytest.raises(InputError, match=r"all 480 pixels are saturated \(≥ 5\)"):
+        calibration_pairs(frames, saturation=5)
+
+
+def test_noise_pairs_refuse_a_mask_of_another_shape():
+    with pytest.raises(ValueError, match="does not broadcast"):
+        NoisePairs(np.zeros((1, 2, 3, 4)), np.zeros((1, 2, 3, 4)), saturated=np.zeros((2, 3)))

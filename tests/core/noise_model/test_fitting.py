@@ -217,3 +217,23 @@ def test_bad_inputs_fail_before_any_step(calibration_stack, change, error, match
     arguments.update(change)
     with pytest.raises(error, match=match):
         iter_fit_noise_model(arguments.pop("signal"), arguments.pop("observation"), **arguments)
+
+
+def test_saturated_locations_are_left_out_of_the_range_and_of_every_frame(calibration_stack, rng):
+    signal, observation = calibration_stack
+    saturated = np.zeros((1, 48, 48), dtype=bool)
+    saturated[0, :, 40:] = True  # whole columns: every frame there is left out
+    kept = signal[0][~saturated[0]].astype(np.float32)
+    settings = {"lower_percentile": 0.0, "upper_percentile": 100.0, "rng": rng}
+    sampler = PairSampler(signal, observation, saturation=None, saturated=saturated, **settings)
+    assert (sampler.min_signal, sampler.max_signal) == (kept.min(), kept.max())
+    drawn, _ = sampler.draw(20000)
+    assert np.isin(drawn, kept).all()
+    total = sum(s.size for s, _ in sampler.iter_usable())
+    assert total == 40 * kept.size
+    model = fit_noise_model(signal, observation, **QUICK, saturated=saturated)
+    assert model.metadata["fit"]["saturated_pixels"] == 48 * 8
+    assert model.max_signal == pytest.approx(kept.max())
+    assert (
+        fit_noise_model(signal, observation, **QUICK).metadata["fit"]["saturated_pixels"] is None
+    )

@@ -114,3 +114,22 @@ def test_check_signal_range_warns_with_the_numbers(tiny_gmm):
         NoiseModelRangeWarning, match=r"`frames` spans intensities 12 to 5000.*10 to 250"
     ):
         tiny_gmm.check_signal_range(np.array([12.0, 5000.0]), name="frames")
+
+
+def test_check_signal_range_tells_a_shift_from_a_range_not_covered(tiny_gmm, rng):
+    from napari_divnoising.core.noise_model import NoiseModelRangeWarning
+
+    shifted = rng.uniform(10.0, 200.0, 10_000) - 150
+    with pytest.warns(NoiseModelRangeWarning, match=r"\(\d+\.\d% of it lies below") as caught:
+        tiny_gmm.check_signal_range(shifted)
+    assert "as if shifted: its offset (dark level) differs" in str(caught[0].message)
+    wider = rng.uniform(10.0, 2000.0, 10_000)  # more light, not an offset
+    with pytest.warns(NoiseModelRangeWarning, match="cover these intensities") as caught:
+        tiny_gmm.check_signal_range(wider)
+    assert "offset" not in str(caught[0].message)
+    # A summary (min, max) gives no fractions; both ends below still mean a shift.
+    with pytest.warns(
+        NoiseModelRangeWarning, match=r"-200 to -50, but .* 10 to 250; its"
+    ) as caught:
+        tiny_gmm.check_signal_range(np.array([-200.0, -50.0]))
+    assert "as if shifted" in str(caught[0].message)

@@ -248,11 +248,39 @@ def test_tta_on_a_non_square_image(tiny_model, rng):
         (np.full((32, 32), np.nan), "NaN"),
         (np.full((32, 32), 7.0), "constant"),
         (np.arange(9.0).reshape(3, 3), "at least 4×4"),
+        (None, r"`image` must be an image: .*\(got None\)"),
+        ("frame0.tif", "`image` must be an image array, not a file name"),
+        ([np.ones((8, 8)), np.ones((8, 12))], r"of shapes \(8, 8\), \(8, 12\)"),
     ],
 )
 def test_bad_images_fail_before_any_work(tiny_model, image, match):
     with pytest.raises(InputError, match=match):
         iter_sample_posterior(image, tiny_model, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("model", "match"),
+    [
+        (
+            None,
+            r"^`model` must be a trained model or the path of a \.divnoising file \(got None\)$",
+        ),
+        (3, r"\(got 3\)$"),
+        (torch.nn.Conv2d(1, 1, 1), r"\(got a Conv2d\)$"),
+    ],
+)
+def test_something_else_than_a_model_fails_before_any_work(noisy, model, match):
+    with pytest.raises(InputError, match=match):
+        iter_sample_posterior(noisy, model, device="cpu")
+
+
+def test_the_path_of_a_saved_model_samples_as_the_model_does(tiny_model, noisy, tmp_path):
+    from napari_divnoising.core.model.bundle import save_model
+
+    path = save_model(tiny_model, tmp_path / "tiny.divnoising")
+    from_file = sample_posterior(noisy, str(path), n_samples=3, seed=4, device="cpu")
+    in_memory = sample_posterior(noisy, tiny_model, n_samples=3, seed=4, device="cpu")
+    np.testing.assert_array_equal(from_file.mmse, in_memory.mmse)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_divnoising.core.errors import InputError, RunFailedError
+from napari_divnoising.core.errors import InputError, ModelFileError, RunFailedError
 from napari_divnoising.core.events import (
     CollapseRestart,
     EpochDone,
@@ -283,6 +283,41 @@ def test_time_budget_stops_after_one_epoch(noisy_stack):
     stops = payloads(events, StoppedEarly)
     assert [s.kind for s in stops] == ["time_budget"]
     assert len(model.history) == 1
+
+
+def test_initial_model_and_noise_model_may_be_file_paths(noisy_stack, tmp_path):
+    first = train(
+        noisy_stack,
+        gaussian_sigma=10.0,
+        config=tiny_config(max_epochs=1),
+        network_config=TINY_NET,
+        device="cpu",
+    )
+    path = save_model(first, tmp_path / "first.divnoising")
+    second = train(
+        noisy_stack, config=tiny_config(max_epochs=1), device="cpu", initial_model=str(path)
+    )
+    assert [h["epoch"] for h in second.history] == [1, 2]
+    assert second.gaussian_sigma == 10.0 and second.network_config == TINY_NET
+    with pytest.raises(ModelFileError, match=r"^`noise_model`: .* is a trained DivNoising model"):
+        Trainer(noisy_stack, noise_model=path, config=tiny_config(), device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [
+        ({"images": None}, r"^`images` must be an image: .*\(got None\)$"),
+        ({"images": "noisy.tif"}, r"^`images` must be an image array, not a file name"),
+        ({"noise_model": 5}, r"^`noise_model` must be a noise model .*\(got 5\)$"),
+        ({"initial_model": {}}, r"^`initial_model` must be a trained model .*\(got a dict\)$"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_named(noisy_stack, arguments, match):
+    arguments = {"images": noisy_stack, "gaussian_sigma": 10.0, **arguments}
+    if "noise_model" in arguments:
+        del arguments["gaussian_sigma"]
+    with pytest.raises(InputError, match=match):
+        Trainer(**arguments, config=tiny_config(), network_config=TINY_NET, device="cpu")
 
 
 def test_continue_training_from_a_saved_bundle(noisy_stack, tmp_path):

@@ -29,6 +29,9 @@ __all__ = [
 RANGE_TOLERANCE = 0.05
 #: Slack, in noise standard deviations at the range's ends, added to `RANGE_TOLERANCE`.
 RANGE_TOLERANCE_STD = 3.0
+#: Fewest values for the range warning to say what fraction lies outside (a caller may
+#: pass only a summary of the data, such as its minimum and maximum).
+_MIN_VALUES_FOR_FRACTIONS = 100
 
 
 class NoiseModelRangeWarning(UserWarning):
@@ -134,12 +137,15 @@ class NoiseModel(abc.ABC):
 
         Observations scatter around the signal, so the allowed slack is
         ``5%`` of the model's signal range plus three noise standard deviations at
-        each end of the range.
+        each end of the range. The warning says how much of the image lies outside, and
+        whether the image sits mostly below or above the range by a shift its spread
+        would fit within: the mark of an offset different from the model's data.
 
         Parameters
         ----------
         image : ndarray
-            Data in raw intensity units (noisy images or signal estimates).
+            Data in raw intensity units (noisy images or signal estimates), or a summary
+            of them such as ``(min, max)`` (then no fractions are given).
         name : str
             How the data are called in the warning.
 
@@ -154,20 +160,52 @@ class NoiseModel(abc.ABC):
         low, high = float(np.nanmin(data)), float(np.nanmax(data))
         span = self.max_signal - self.min_signal
         std_low, std_high = np.sqrt(self.variance(np.array([self.min_signal, self.max_signal])))
-        slack_low = RANGE_TOLERANCE * span + RANGE_TOLERANCE_STD * std_low
-        slack_high = RANGE_TOLERANCE * span + RANGE_TOLERANCE_STD * std_high
-        if low < self.min_signal - slack_low or high > self.max_signal + slack_high:
-            warnings.warn(
-                f"`{name}` spans intensities {low:.6g} to {high:.6g}, but the noise model was "
-                f"fitted on signals from {self.min_signal:.6g} to {self.max_signal:.6g}; "
-                "its likelihood is extrapolated outside that range. Fit the noise model on "
-                "data that cover these intensities (same camera settings).",
-                NoiseModelRangeWarning,
-                stacklevel=2,
-            )
+        lowest = self.min_signal - RANGE_TOLERANCE * span - RANGE_TOLERANCE_STD * std_low
+        highest = self.max_signal + RANGE_TOLERANCE * span + RANGE_TOLERANCE_STD * std_high
+        if lowest <= low and high <= highest:
+            return
+        message = (
+            f"`{name}` spans intensities {low:.6g} to {high:.6g}, but the noise model was "
+            f"fitted on signals from {self.min_signal:.6g} to {self.max_signal:.6g}"
+        )
+        warnings.warn(
+            message + _range_advice(data, name, lowest, highest),
+            NoiseModelRangeWarning,
+            stacklevel=2,
+        )
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(min_signal={self.min_signal:.6g}, "
             f"max_signal={self.max_signal:.6g})"
         )
+
+
+def _range_advice(data: np.ndarray, name: str, lowest: float, highest: float) -> str:
+    """Return the rest of the range warning: how much lies outside, and if by a shift.
+
+    The data sit outside "by a shift" when most of them lie on one side of the model's
+    range (with its slack, ``lowest`` to ``highest``) and their spread, the 1st to 99th
+    percentile, would fit within it: an offset that differs, not a range not covered.
+    """
+    if data.size >= _MIN_VALUES_FOR_FRACTIONS:
+        below = np.count_nonzero(data < lowest) / data.size
+        above = np.count_nonzero(data > highest) / data.size
+        sample = data.reshape(-1)[:: max(1, data.size // 1_000_000)]  # a million at most
+        low, high = (float(v) for v in np.nanpercentile(sample, [1, 99]))
+        text = f" ({below:.1%} of it lies below that range, {above:.1%} above)"
+    else:  # a summary such as (min, max): all lies on one side when both ends do
+        low, high = float(np.nanmin(data)), float(np.nanmax(data))
+        below, above, text = float(high < lowest), float(low > highest), ""
+    text += "; its likelihood is extrapolated outside that range."
+    if max(below, above) > 0.5 and high - low <= highest - lowest:
+        side = "below" if below > above else "above"
+        return text + (
+            f" Most of `{name}` sits {side} that range, as if shifted: its offset (dark "
+            "level) differs from that of the data the model was fitted on. Give raw camera "
+            "intensities with the same offset (add back a subtracted offset or background), "
+            "or fit a noise model on these data."
+        )
+    return (
+        text + " Fit the noise model on data that cover these intensities (same camera settings)."
+    )

@@ -27,7 +27,8 @@ import numpy as np
 
 from ..events import Progress, run_generator
 from ..validation import as_image_stack
-from .calibration import NoisePairs
+from .calibration import NoisePairs, find_saturated
+from .pairs import check_raw_intensities
 from .poisson_gaussian import (
     PoissonGaussianParams,
     estimate_poisson_gaussian,
@@ -91,6 +92,7 @@ def iter_bootstrap(
     images: np.ndarray,
     *,
     params: PoissonGaussianParams | None = None,
+    saturation: float | None = None,
 ) -> Generator[Progress, None, BootstrapResult]:
     """Make a pseudo ground truth and noise-model pairs from noisy images, with progress.
 
@@ -106,6 +108,8 @@ def iter_bootstrap(
         camera, in raw units (counts/ADU). Planes are denoised independently.
     params : PoissonGaussianParams, optional
         The camera's noise. Estimated from all planes together when not given.
+    saturation : float, optional
+        Values at and above it are saturated (default: an integer dtype's largest value).
 
     Yields
     ------
@@ -120,14 +124,27 @@ def iter_bootstrap(
     Raises
     ------
     InputError
-        If the images are invalid, smaller than 16×16, or their noise is not
-        photon-counting noise (see :func:`estimate_poisson_gaussian`). Raised when the
-        generator is first advanced, before any BM3D pass.
+        If the images are invalid, smaller than 16×16, not photon-counting noise (see
+        :func:`estimate_poisson_gaussian`), offset-subtracted (see
+        :func:`.pairs.check_raw_intensities`) or all saturated. Raised when the generator
+        is first advanced, before any BM3D pass.
+
+    Warns
+    -----
+    UserWarning
+        If pixels are saturated (how many; they are left out of the pairs).
     """
     array = np.asarray(images)
     stack = as_image_stack(array, name="images", min_size=MIN_BOOTSTRAP_SIZE)
     if params is None:
         params = estimate_poisson_gaussian(stack)
+    # The noise of the darkest smooth regions measured: never below the read noise.
+    dark = [v for v, w in zip(params.bin_variances, params.bin_weights, strict=True) if w]
+    dark_std = np.sqrt(min(dark) if dark else params.variance(float(np.median(stack))))
+    check_raw_intensities(stack, float(dark_std), name="the noisy images")
+    # Observations keep their dtype: a fit recognises integer counts and their saturation.
+    observation = array.reshape(stack.shape)[:, None]
+    saturated, level = find_saturated(observation, saturation, frames=False)
     import bm3d  # heavy and only needed here
 
     total = PASSES_PER_PLANE * len(stack)
@@ -141,10 +158,8 @@ def iter_bootstrap(
             signal[index] += estimate / PASSES_PER_PLANE
             blind[index][hidden] = estimate[hidden]
             yield Progress(STAGE, PASSES_PER_PLANE * index + phase + 1, total)
-    # Observations keep their dtype: a fit recognises integer counts and their saturation.
-    observation = array.reshape(stack.shape)[:, None]
     observation.flags.writeable = False
-    pairs = NoisePairs(signal=blind[:, None], observation=observation, method="bootstrap")
+    pairs = NoisePairs(blind[:, None], observation, "bootstrap", saturated, level)
     return BootstrapResult(signal=signal.reshape(array.shape), pairs=pairs, params=params)
 
 
@@ -158,10 +173,8 @@ def bootstrap(
 
     Parameters
     ----------
-    images : array_like
-        A noisy 2D image or a stack of noisy planes, in raw units.
-    params : PoissonGaussianParams, optional
-        The camera's noise; estimated from `images` when not given.
+    images, params
+        As for :func:`iter_bootstrap`.
     progress : callable, optional
         Called with each :class:`~napari_divnoising.core.events.Progress` event.
 
@@ -184,10 +197,8 @@ def iter_bootstrap_signal(
 
     Parameters
     ----------
-    images : array_like
-        A noisy 2D image ``(Y, X)`` or a stack ``(..., Y, X)``, in raw units.
-    params : PoissonGaussianParams, optional
-        The camera's noise; estimated from `images` when not given.
+    images, params
+        As for :func:`iter_bootstrap`.
 
     Yields
     ------
@@ -213,10 +224,8 @@ def bootstrap_signal(
 
     Parameters
     ----------
-    images : array_like
-        A noisy 2D image or a stack of noisy planes, in raw units.
-    params : PoissonGaussianParams, optional
-        The camera's noise; estimated from `images` when not given.
+    images, params
+        As for :func:`iter_bootstrap`.
     progress : callable, optional
         Called with each :class:`~napari_divnoising.core.events.Progress` event.
 
@@ -248,11 +257,8 @@ def iter_bootstrap_pairs(
 
     Parameters
     ----------
-    images : array_like
-        A noisy 2D image ``(Y, X)`` or a stack ``(N, Y, X)`` (more leading axes are
-        flattened into ``N``), in raw units.
-    params : PoissonGaussianParams, optional
-        The camera's noise; estimated from `images` when not given.
+    images, params
+        As for :func:`iter_bootstrap` (leading axes are flattened into ``N``).
 
     Yields
     ------
@@ -281,10 +287,8 @@ def bootstrap_pairs(
 
     Parameters
     ----------
-    images : array_like
-        A noisy 2D image or a stack of noisy planes, in raw units.
-    params : PoissonGaussianParams, optional
-        The camera's noise; estimated from `images` when not given.
+    images, params
+        As for :func:`iter_bootstrap`.
     progress : callable, optional
         Called with each :class:`~napari_divnoising.core.events.Progress` event.
 

@@ -3,7 +3,9 @@
 The most faithful noise model comes from many frames of a sample that does not change:
 the mean of the frames is the signal (its own noise is ``1/√T`` of a frame's) and every
 frame is an observation of it. This is how the reference tools (PPN2V, DivNoising)
-calibrate, and the pairs feed :func:`~napari_divnoising.core.noise_model.fit_noise_model`.
+calibrate, and the pairs feed :func:`~napari_divnoising.core.noise_model.fit_noise_model`
+(with ``saturated=pairs.saturated``: a pixel saturated in any frame has a biased mean, so
+the whole location is left out, not only its saturated frames).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..validation import as_image_stack
+from .pairs import saturation_level
 
-__all__ = ["MIN_CALIBRATION_FRAMES", "NoisePairs", "calibration_pairs"]
+__all__ = ["MIN_CALIBRATION_FRAMES", "NoisePairs", "calibration_pairs", "find_saturated"]
 
 # The signal is the mean of T frames; its own noise adds 1/T to the variance a noise
 # model sees around it (and using the mean of frames that include the observation takes
@@ -46,12 +49,19 @@ class NoisePairs:
         The noisy pixel values, in the data's own dtype (integer camera counts keep
         their dtype, so a fit can recognise integer data and its saturation level).
     method : str
-        How the signal was obtained: ``"calibration"`` or ``"bootstrap"``.
+        How the signal was obtained: ``"calibration"``, ``"bootstrap"`` or ``"denoised"``.
+    saturated : ndarray of bool, shape (N, 1, Y, X), or None
+        Pixel locations saturated in at least one frame, to leave out of the fit (pass it
+        to the fit's ``saturated``); None when not checked (float data, no level given).
+    saturation : float or None
+        The level at and above which a value counted as saturated.
     """
 
     signal: np.ndarray
     observation: np.ndarray
     method: str = "calibration"
+    saturated: np.ndarray | None = None
+    saturation: float | None = None
 
     def __post_init__(self) -> None:
         if self.signal.shape != self.observation.shape or self.signal.ndim != 4:
@@ -59,11 +69,29 @@ class NoisePairs:
                 "`signal` and `observation` must have the same 4D shape (N, T, Y, X) "
                 f"(got {self.signal.shape} and {self.observation.shape})"
             )
+        mask = self.saturated
+        if mask is not None and not _broadcasts(mask.shape, self.observation.shape):
+            raise InputError(
+                f"`saturated` of shape {mask.shape} does not broadcast to the pairs' "
+                f"shape {self.observation.shape}"
+            )
 
     @property
     def n_pixels(self) -> int:
         """Number of (signal, observation) pairs."""
         return int(self.observation.size)
+
+    @property
+    def n_saturated(self) -> int | None:
+        """Number of pixel locations left out as saturated (None: not checked)."""
+        return None if self.saturated is None else int(np.count_nonzero(self.saturated))
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 def _read(stack: StackLike, index: int) -> tuple[np.ndarray, str]:
@@ -124,10 +152,68 @@ def _warn_if_not_static(frames: np.ndarray, name: str) -> None:
         )
 
 
+def find_saturated(
+    observation: np.ndarray, saturation: float | None = None, *, frames: bool = True
+) -> tuple[np.ndarray | None, float | None]:
+    """Find the pixel locations saturated in at least one frame, and say how many.
+
+    Parameters
+    ----------
+    observation : ndarray, shape (N, T, Y, X)
+        Frames (or one-frame stacks) of pixel values.
+    saturation : float, optional
+        The saturation level; by default the largest value of an integer dtype, and none
+        for floating-point data (their scale says nothing of the camera's range).
+    frames : bool
+        Whether the stacks hold frames (the message says "in at least one frame").
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (N, 1, Y, X), or None
+        True where a frame reaches the level: the mean (or a denoising) of such a pixel
+        is biased. Made from one stack's maximum at a time, without a full-size mask.
+    level : float or None
+        The level used (None: not checked).
+
+    Raises
+    ------
+    InputError
+        If every pixel is saturated.
+
+    Warns
+    -----
+    UserWarning
+        If some pixels are saturated: how many, and that they are left out of the fit.
+    """
+    level = saturation_level(observation.dtype, saturation)
+    if level is None:
+        return None, None
+    mask = np.zeros((observation.shape[0], 1, *observation.shape[2:]), dtype=bool)
+    for index, stack in enumerate(observation):
+        mask[index, 0] = stack.max(axis=0) >= level
+    count, total = int(np.count_nonzero(mask)), mask.size
+    where = " in at least one frame" if frames else ""
+    if count == total:
+        raise InputError(
+            f"all {total:,} pixels are saturated (≥ {level:.6g}){where}: nothing is left "
+            "to fit a noise model to; record with less light or a shorter exposure"
+        )
+    if count:
+        warnings.warn(
+            f"{count:,} of {total:,} pixels ({count / total:.1%}) are saturated "
+            f"(≥ {level:.6g}){where} and are left out of the fit (their values are "
+            "biased); lower the light or exposure if the model must cover those intensities",
+            UserWarning,
+            stacklevel=3,
+        )
+    return mask, level
+
+
 def calibration_pairs(
     stacks: StackLike | Sequence[StackLike],
     *,
     min_frames: int = MIN_CALIBRATION_FRAMES,
+    saturation: float | None = None,
 ) -> NoisePairs:
     """Make (signal, observation) pairs from stacks of frames of a static sample.
 
@@ -141,26 +227,32 @@ def calibration_pairs(
         Fewest frames a stack may have. The signal is the frames' mean, whose own
         noise is ``1/√T`` of a frame's: fewer than 10 frames bias the noise model by
         more than 10%.
+    saturation : float, optional
+        Values at and above it are saturated; by default the largest value of an integer
+        dtype (none for floating-point data). See :func:`find_saturated`.
 
     Returns
     -------
     NoisePairs
         ``observation``: the frames ``(N, T, Y, X)`` in their own dtype (read-only; a
         view of a single input array); ``signal``: each stack's float32 mean, a read-only
-        broadcast view of the same shape.
+        broadcast view of the same shape; ``saturated``: the pixel locations saturated
+        in at least one frame, to leave out of the fit.
 
     Raises
     ------
     InputError
         If a stack is 2D, RGB, has fewer than `min_frames` frames, NaN/inf values, is
-        constant, cannot be read, or the stacks differ in shape.
+        constant, cannot be read, or the stacks differ in shape, or every pixel is
+        saturated.
     ValueError
         If `min_frames` < 2 or no stack is given.
 
     Warns
     -----
     UserWarning
-        If a stack's mean intensity drifts over the frames (bleaching, focus drift).
+        If a stack's mean intensity drifts over the frames (bleaching, focus drift), or
+        pixels are saturated (how many; they are left out of the fit).
 
     Examples
     --------
@@ -201,4 +293,5 @@ def calibration_pairs(
     observation = kept[0][None] if len(kept) == 1 else np.stack(kept)
     observation.flags.writeable = False
     signal = np.broadcast_to(mean, observation.shape)  # read-only view, no copy per frame
-    return NoisePairs(signal=signal, observation=observation, method="calibration")
+    saturated, level = find_saturated(observation, saturation)
+    return NoisePairs(signal, observation, "calibration", saturated, level)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arguments import as_image
 from ..decay import cosine_decay
 from ..errors import RunFailedError, settings_error_from
 from ..events import Progress, run_generator
@@ -52,7 +53,7 @@ def _metadata(kind: str, settings: dict[str, Any], sampler: PairSampler) -> dict
         "provenance": software_record(),
         "intensity_units": "raw camera intensity, as the observations it was fitted on",
         "observation_dtype": str(sampler.observation.dtype),
-        "fit": {**fit, "saturation": sampler.saturation},
+        "fit": {**fit, "saturation": sampler.saturation, "saturated_pixels": sampler.n_saturated},
     }
 
 
@@ -81,6 +82,7 @@ def iter_fit_noise_model(
     settings: NoiseModelSettings | None = None,
     *,
     pseudo_ground_truth: bool = False,
+    saturated: np.ndarray | None = None,
     **options: Any,
 ) -> Generator[Progress, None, NoiseModel]:
     """Fit a noise model p(x|s) to pixel pairs, yielding progress; return the model.
@@ -99,6 +101,11 @@ def iter_fit_noise_model(
     pseudo_ground_truth : bool
         Whether `signal` was estimated from the noisy images themselves (bootstrap or
         another denoiser): unset percentiles then default to 0.5 and 99.5.
+    saturated : ndarray of bool, optional
+        Pixel locations to leave out whole, in every frame and from the signal range:
+        those saturated in at least one frame (``NoisePairs.saturated``), whose signal is
+        biased. Broadcastable to `observation`'s shape; their number is recorded in
+        ``metadata["fit"]["saturated_pixels"]``.
     **options
         Fields of :class:`NoiseModelSettings` (``kind``, ``n_iterations``, ...), which
         override those of `settings`.
@@ -116,6 +123,9 @@ def iter_fit_noise_model(
     SettingsError
         If a setting is out of range.
     """
+    hint = "crop them to one shape, or join them: np.concatenate([a.ravel() for a in arrays])"
+    signal = as_image(signal, name="signal", hint=hint)
+    observation = as_image(observation, name="observation", hint=hint)
     settings = resolve_settings(settings, **options)
     low, high = settings.percentiles(pseudo_ground_truth=pseudo_ground_truth)
     signal, observation = validate_pairs(signal, observation)
@@ -126,6 +136,7 @@ def iter_fit_noise_model(
         upper_percentile=high,
         saturation=settings.saturation,
         rng=np.random.default_rng(settings.seed),
+        saturated=saturated,
     )
     recorded = {**settings.model_dump(), "lower_percentile": low, "upper_percentile": high}
     if settings.kind == "histogram":

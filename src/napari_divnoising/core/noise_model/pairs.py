@@ -17,6 +17,12 @@ from ..validation import check_not_constant
 
 #: Largest number of elements handled at once in full passes over the data.
 CHUNK_ELEMENTS = 1 << 22
+#: A camera records ``gain · photons + offset + read noise`` with photons ≥ 0 and offset ≥ 0:
+#: a raw value lies 3 read-noise σ below zero only through the read noise's Gaussian tail,
+#: for at most 0.13% of the pixels. More than 2% that far below zero (15 times as many)
+#: means the clean signal itself is negative: an offset or a background was subtracted.
+MAX_FAR_NEGATIVE_FRACTION = 0.02
+FAR_NEGATIVE_STDS = 3.0
 
 
 def compact(array: np.ndarray) -> np.ndarray:
@@ -89,6 +95,55 @@ def validate_pairs(signal: np.ndarray, observation: np.ndarray) -> tuple[np.ndar
     return signal, observation
 
 
+def saturation_level(dtype: np.dtype, saturation: float | None) -> float | None:
+    """Return the value at and above which an observation counts as saturated.
+
+    `saturation` when given; otherwise the largest value of an integer dtype, and None
+    for floating-point data (their scale says nothing of the camera's range).
+    """
+    if saturation is None and np.issubdtype(dtype, np.integer):
+        return float(np.iinfo(dtype).max)
+    return None if saturation is None else float(saturation)
+
+
+def check_raw_intensities(image: np.ndarray, noise_std: float, *, name: str) -> None:
+    """Refuse an image from which an offset or a background was subtracted.
+
+    Photon-counting (Poisson–Gaussian) noise, and the bootstrap's inverse transform that
+    never returns a signal below zero, need raw camera values. See
+    :data:`MAX_FAR_NEGATIVE_FRACTION` for the rule.
+
+    Parameters
+    ----------
+    image : ndarray
+        The noisy image(s), in the units the noise model is to be fitted in.
+    noise_std : float
+        Noise standard deviation of the image's darkest regions: never below the read
+        noise, so the count errs towards accepting the image.
+    name : str
+        How the image is called in the error.
+
+    Raises
+    ------
+    InputError
+        If more than 2% of the pixels lie more than 3 `noise_std` below zero.
+    """
+    values = np.asarray(image)
+    limit = -FAR_NEGATIVE_STDS * noise_std
+    lowest = float(values.min())
+    if lowest >= limit:
+        return
+    far = np.count_nonzero(values < limit) / values.size
+    if far > MAX_FAR_NEGATIVE_FRACTION:
+        negative = np.count_nonzero(values < 0) / values.size
+        raise InputError(
+            f"{negative:.0%} of the pixels of {name} are negative (min {lowest:.4g}), "
+            f"{far:.0%} by more than 3 times the noise of the darkest regions "
+            f"({-limit:.3g}): the noise model needs raw camera intensities; add back the "
+            "subtracted offset/background, or fit from calibration frames"
+        )
+
+
 def gather(array: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
     """Return ``array[index]``, read through a flat view of the compact base if possible.
 
@@ -108,8 +163,9 @@ def gather(array: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
 class PairSampler:
     """Draw random (signal, observation) pairs, leaving out unusable pixels.
 
-    Pixels are left out when the observation is saturated (``>= saturation``) or the
-    signal lies outside the ``[lower_percentile, upper_percentile]`` range of the signal.
+    Pixels are left out when the observation is saturated (``>= saturation``), their
+    location is marked `saturated`, or the signal lies outside the
+    ``[lower_percentile, upper_percentile]`` range of the signal (of the locations kept).
 
     Parameters
     ----------
@@ -122,6 +178,9 @@ class PairSampler:
         integer dtype (nothing for floating-point data).
     rng : numpy.random.Generator
         Source of randomness for the batches.
+    saturated : ndarray of bool, optional
+        Pixel locations left out whole, in every frame, and from the signal range (see
+        :func:`.calibration.find_saturated`); broadcastable to `observation`'s shape.
     """
 
     def __init__(
@@ -133,12 +192,24 @@ class PairSampler:
         upper_percentile: float,
         saturation: float | None,
         rng: np.random.Generator,
+        saturated: np.ndarray | None = None,
     ) -> None:
         self.signal, self.observation = signal, observation
-        if saturation is None and np.issubdtype(observation.dtype, np.integer):
-            saturation = float(np.iinfo(observation.dtype).max)
-        self.saturation = saturation
-        low, high = np.percentile(compact(signal), [lower_percentile, upper_percentile])
+        self.saturation = saturation_level(observation.dtype, saturation)
+        #: Pixel locations left out as saturated (None: not checked).
+        self.n_saturated = None if saturated is None else int(np.count_nonzero(saturated))
+        self._left_out = None
+        values = compact(signal)
+        if self.n_saturated:
+            self._left_out = np.broadcast_to(saturated, observation.shape)
+            values, left_out = np.broadcast_arrays(values, compact(self._left_out))
+            values = values[~left_out]
+            if values.size == 0:
+                raise InputError(
+                    "no usable (signal, observation) pairs: every pixel is saturated "
+                    f"(≥ {self.saturation}) in at least one frame"
+                )
+        low, high = np.percentile(values, [lower_percentile, upper_percentile])
         self.min_signal, self.max_signal = float(low), float(high)
         if not self.min_signal < self.max_signal:
             raise InputError(
@@ -160,11 +231,15 @@ class PairSampler:
             or np.array_equal(probe_observation, np.round(probe_observation))
         )
 
-    def usable(self, signal: np.ndarray, observation: np.ndarray) -> np.ndarray:
-        """Boolean mask of the pairs that take part in the fit."""
+    def usable(
+        self, signal: np.ndarray, observation: np.ndarray, left_out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Boolean mask of the pairs that take part in the fit (`left_out`: saturated)."""
         keep = (signal >= self.min_signal) & (signal <= self.max_signal)
         if self.saturation is not None:
             keep &= observation < self.saturation
+        if left_out is not None:
+            keep &= ~left_out
         return keep
 
     def _gather(self, n_draws: int) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +247,8 @@ class PairSampler:
         index = np.unravel_index(flat, self.observation.shape)
         signal = gather(self.signal, index).astype(np.float32)
         observation = gather(self.observation, index).astype(np.float32)
-        keep = self.usable(signal, observation)
+        left_out = None if self._left_out is None else gather(self._left_out, index)
+        keep = self.usable(signal, observation, left_out)
         return signal[keep], observation[keep]
 
     def draw(self, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -197,5 +273,6 @@ class PairSampler:
         for index in iter_chunks(self.observation.shape):
             signal = np.asarray(self.signal[index], dtype=np.float64).ravel()
             observation = np.asarray(self.observation[index], dtype=np.float64).ravel()
-            keep = self.usable(signal, observation)
+            left_out = None if self._left_out is None else self._left_out[index].ravel()
+            keep = self.usable(signal, observation, left_out)
             yield signal[keep], observation[keep]

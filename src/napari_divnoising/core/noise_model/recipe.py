@@ -12,6 +12,9 @@ everywhere. Three sources of the signal:
 ``"denoised"``
     The noisy images and any denoised version of them that the user trusts (another
     denoiser's output); treated as a pseudo ground truth, like the bootstrap's.
+
+Every source leaves out the pixels saturated in any frame (the signal there is biased),
+and the pseudo ground truths refuse images from which an offset was subtracted.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from ..events import Progress, run_generator
 from ..validation import as_image_stack, check_same_shape
 from .base import NoiseModel
 from .bootstrap import MIN_BOOTSTRAP_SIZE, PASSES_PER_PLANE, iter_bootstrap
-from .calibration import NoisePairs, calibration_pairs
+from .calibration import NoisePairs, calibration_pairs, find_saturated
 from .diagnostics import DataEstimate, estimate_from_pairs
 from .fitting import iter_fit_noise_model, resolve_settings
+from .pairs import check_raw_intensities
 from .settings import NoiseModelSettings
 
 __all__ = ["SOURCES", "NoiseModelResult", "iter_make_noise_model", "make_noise_model"]
@@ -72,10 +76,27 @@ def _pooled(pairs: list[NoisePairs], method: str) -> NoisePairs:
         return pairs[0]
     signal = np.concatenate([p.signal.reshape(-1) for p in pairs])
     observation = np.concatenate([p.observation.reshape(-1) for p in pairs])
-    return NoisePairs(signal[None, None, None], observation[None, None, None], method=method)
+    saturated = None
+    if any(p.saturated is not None for p in pairs):  # one-frame pairs: a mask per pixel
+        masks = [np.zeros(p.n_pixels, bool) if p.saturated is None else p.saturated for p in pairs]
+        saturated = np.concatenate([mask.reshape(-1) for mask in masks])[None, None, None]
+    levels = {p.saturation for p in pairs} - {None}
+    level = levels.pop() if len(levels) == 1 else None
+    return NoisePairs(
+        signal[None, None, None], observation[None, None, None], method, saturated, level
+    )
 
 
-def _denoised_pairs(images: list[np.ndarray], denoised: list[np.ndarray]) -> NoisePairs:
+def _dark_residual_std(signal: np.ndarray, observation: np.ndarray) -> float:
+    """Robust σ of the noise where the denoised signal is darkest (its lowest tenth)."""
+    dark = signal <= np.percentile(signal, 10)
+    residual = observation[dark].astype(np.float64) - signal[dark]
+    return float(1.4826 * np.median(np.abs(residual - np.median(residual))))
+
+
+def _denoised_pairs(
+    images: list[np.ndarray], denoised: list[np.ndarray], saturation: float | None
+) -> NoisePairs:
     if len(images) != len(denoised):
         raise InputError(
             f"give one denoised image per noisy image (got {len(denoised)} for {len(images)})"
@@ -86,12 +107,18 @@ def _denoised_pairs(images: list[np.ndarray], denoised: list[np.ndarray]) -> Noi
         signal = as_image_stack(clean, name="denoised image")
         observation = np.asarray(image).reshape(signal.shape)
         as_image_stack(observation, name="noisy image")  # the same checks, raised early
-        pairs.append(NoisePairs(signal[:, None], observation[:, None], method="denoised"))
+        if observation.min() < 0:  # only then can an offset have been subtracted
+            noise = _dark_residual_std(signal, observation)
+            check_raw_intensities(observation, noise, name="the noisy image")
+        saturated, level = find_saturated(observation[:, None], saturation, frames=False)
+        pairs.append(
+            NoisePairs(signal[:, None], observation[:, None], "denoised", saturated, level)
+        )
     return _pooled(pairs, "denoised")
 
 
 def _bootstrap(
-    images: list[np.ndarray],
+    images: list[np.ndarray], saturation: float | None
 ) -> Generator[Progress, None, tuple[NoisePairs, list[np.ndarray]]]:
     """Bootstrap every image; one progress bar over all their BM3D passes."""
     total = PASSES_PER_PLANE * sum(
@@ -99,7 +126,7 @@ def _bootstrap(
     )
     done, pairs, signals = 0, [], []
     for image in images:
-        job = iter_bootstrap(image)
+        job = iter_bootstrap(image, saturation=saturation)
         while True:
             try:
                 event = next(job)
@@ -143,7 +170,13 @@ def iter_make_noise_model(
     Raises
     ------
     InputError, SettingsError
-        Bad images or settings, raised by this call, before any work.
+        Bad images or settings, raised by this call, before any work (the bootstrap's
+        checks of the noise itself: at the first step, before any BM3D pass).
+
+    Warns
+    -----
+    UserWarning
+        If pixels are saturated (how many; they are left out of the fit).
     """
     settings = resolve_settings(settings)
     if source not in SOURCES:
@@ -151,19 +184,26 @@ def iter_make_noise_model(
     if (denoised is not None) != (source == "denoised"):
         raise SettingsError("give `denoised` images exactly when `source` is 'denoised'")
     if source == "calibration":
-        pairs = calibration_pairs(images)
-        fit = iter_fit_noise_model(pairs.signal, pairs.observation, settings)
-        return _fit_job(pairs, fit)
+        pairs = calibration_pairs(images, saturation=settings.saturation)
+        return _fit_job(pairs, _fit(pairs, settings))
     noisy = _as_list(images)
     if source == "denoised":
-        pairs = _denoised_pairs(noisy, _as_list(denoised))
-        fit = iter_fit_noise_model(
-            pairs.signal, pairs.observation, settings, pseudo_ground_truth=True
-        )
-        return _fit_job(pairs, fit)
+        pairs = _denoised_pairs(noisy, _as_list(denoised), settings.saturation)
+        return _fit_job(pairs, _fit(pairs, settings))
     for image in noisy:
         as_image_stack(image, name="noisy image", min_size=MIN_BOOTSTRAP_SIZE)
     return _bootstrap_job(noisy, settings)
+
+
+def _fit(pairs: NoisePairs, settings: NoiseModelSettings) -> Generator[Progress, None, NoiseModel]:
+    """Return the fit of `pairs`, leaving out their saturated pixels."""
+    return iter_fit_noise_model(
+        pairs.signal,
+        pairs.observation,
+        settings,
+        pseudo_ground_truth=pairs.method != "calibration",
+        saturated=pairs.saturated,
+    )
 
 
 def _fit_job(
@@ -181,9 +221,8 @@ def _fit_job(
 def _bootstrap_job(
     images: list[np.ndarray], settings: NoiseModelSettings
 ) -> Generator[Progress, None, NoiseModelResult]:
-    pairs, signals = yield from _bootstrap(images)
-    fit = iter_fit_noise_model(pairs.signal, pairs.observation, settings, pseudo_ground_truth=True)
-    return (yield from _fit_job(pairs, fit, signals))
+    pairs, signals = yield from _bootstrap(images, settings.saturation)
+    return (yield from _fit_job(pairs, _fit(pairs, settings), signals))
 
 
 def make_noise_model(

@@ -20,6 +20,7 @@ float32 (see :func:`decode_precision`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..arguments import as_image, as_trained_model
 from ..events import Progress, run_generator
 from ..validation import as_image_stack
 from .config import SamplingConfig, sampling_config
@@ -141,7 +143,7 @@ class _PosteriorImages:
 
 def iter_sample_posterior(
     image: np.ndarray,
-    model: TrainedModel,
+    model: TrainedModel | str | os.PathLike[str],
     *,
     n_samples: int = 100,
     keep_samples: int = 0,
@@ -162,8 +164,8 @@ def iter_sample_posterior(
     ----------
     image : array_like
         A 2D image ``(Y, X)`` or a stack ``(..., Y, X)`` of planes, raw intensities.
-    model : TrainedModel
-        The trained network with its normalisation (and noise model).
+    model : TrainedModel or path-like
+        The trained network with its normalisation (and noise model), or its file.
     n_samples, keep_samples, map_estimate, uncertainty, tta : int or bool
         What to draw and return: how many posterior samples per plane, how many of them
         to return, and whether to add the MAP estimate, the per-pixel standard deviation
@@ -186,8 +188,10 @@ def iter_sample_posterior(
     Raises
     ------
     InputError
-        If the image is not a usable grayscale image or stack (RGB, NaN, constant, smaller
-        than ``network.size_multiple``).
+        If `model` is not a model or a path, or the image is not a usable grayscale image
+        or stack (a file name, RGB, NaN, constant, smaller than ``network.size_multiple``).
+    ModelFileError
+        If `model` is a path but no readable model file.
     SettingsError
         If a setting is out of range (see :class:`.config.SamplingConfig`).
 
@@ -207,6 +211,7 @@ def iter_sample_posterior(
         batch_size=batch_size,
         seed=seed,
     )
+    image, model = as_image(image, name="image"), as_trained_model(model)
     multiple = int(model.network.size_multiple)
     shape = tuple(np.shape(image))
     planes = as_image_stack(image, min_size=multiple)
@@ -220,7 +225,7 @@ def iter_sample_posterior(
 
 def sample_posterior(
     image: np.ndarray,
-    model: TrainedModel,
+    model: TrainedModel | str | os.PathLike[str],
     *,
     progress: Callable[[Progress], None] | None = None,
     **options: Any,
@@ -235,8 +240,8 @@ def sample_posterior(
     ----------
     image : array_like
         A 2D image ``(Y, X)`` or a stack ``(..., Y, X)``, raw intensities.
-    model : TrainedModel
-        The trained model.
+    model : TrainedModel or path-like
+        The trained model, or the path of its ``.divnoising`` file.
     progress : callable, optional
         Called with every :class:`~napari_divnoising.core.events.Progress` event.
     **options

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..arguments import as_images, as_noise_model, as_trained_model
 from ..errors import RunFailedError
 from ..model.bundle import TrainedModel
 from ..model.config import NetworkConfig
@@ -65,7 +66,8 @@ class TrainingState:
     """Data, likelihood, device and best weights of a DivNoising training run.
 
     Takes the arguments of :class:`~napari_divnoising.core.training.trainer.Trainer`, and checks
-    them all before training starts.
+    them all before training starts. `noise_model` and `initial_model` may also be the paths
+    of their files.
     """
 
     def __init__(
@@ -80,7 +82,9 @@ class TrainingState:
         initial_model: TrainedModel | None = None,
     ) -> None:
         self.config = cfg = config if config is not None else TrainingConfig()
+        images, noise_model = as_images(images), as_noise_model(noise_model)
         if initial_model is not None:
+            initial_model = as_trained_model(initial_model, name="initial_model")
             network_config = initial_model.network_config
             if noise_model is None and gaussian_sigma is None:
                 noise_model = initial_model.noise_model

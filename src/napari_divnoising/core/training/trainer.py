@@ -268,7 +268,8 @@ def train(
     Parameters
     ----------
     images, noise_model, gaussian_sigma, config, network_config, device, initial_model
-        As for :class:`Trainer`.
+        As for :class:`Trainer`; `noise_model` and `initial_model` may also be the paths
+        of their files (``.npz``/``.npy``, ``.divnoising``).
     progress : callable, optional
         Called with every event.
 

@@ -9,9 +9,18 @@ throughput and the sampling speed.
 
 Usage (from the repository root; the data lives in ../shared/data)::
 
-    python benchmarks/bench_fmd_quality.py --minutes 15            # the issue's figure
+    python benchmarks/bench_fmd_quality.py --minutes 15 --seeds 3 \
+        --noise-models calibrated bootstrapped --json results.json      # the headline figures
+    python benchmarks/bench_fmd_quality.py --minutes 1 2 5 --json results.json   # time to quality
+    python benchmarks/bench_fmd_quality.py --minutes 15 --preset reference       # the reference
     python benchmarks/bench_fmd_quality.py --minutes 3 --views 3 --no-bm3d   # quick look
     python benchmarks/bench_fmd_quality.py --steps 3500             # contention-free budget
+
+With several budgets, seeds or noise models, every combination is trained and evaluated;
+the per-view table shows the mean ± standard deviation over the seeds, and ``--json``
+appends one record per trained model (read by ``plot_time_to_quality.py``). The noise model
+is made once per source: ``calibrated`` from the 50-frame stacks, ``bootstrapped`` from the
+noisy frames alone (what a user without calibration data does).
 
 ``--steps`` replaces the wall-clock budget by a fixed number of optimisation steps (the
 cosine schedule then anneals over the steps): use it to compare settings on a busy
@@ -21,6 +30,8 @@ machine, where the wall clock measures the neighbours rather than the method.
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import sys
 import time
 from pathlib import Path
@@ -43,7 +54,26 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fmd_confocal_b
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=15.0, help="training budget (wall clock)")
+    parser.add_argument(
+        "--minutes", type=float, nargs="+", default=[15.0], help="training budget(s), wall clock"
+    )
+    parser.add_argument("--seeds", type=int, default=1, help="train with seeds SEED..SEED+N-1")
+    parser.add_argument(
+        "--noise-models",
+        nargs="+",
+        choices=["calibrated", "bootstrapped"],
+        default=["calibrated"],
+        help="where the noise model comes from",
+    )
+    parser.add_argument(
+        "--preset", choices=["auto", "reference"], default="auto", help="training settings"
+    )
+    parser.add_argument("--json", type=Path, help="append one result record per model here")
+    parser.add_argument(
+        "--baseline-cache",
+        type=Path,
+        help="reuse the noisy and BM3D scores stored here (computed and stored if absent)",
+    )
     parser.add_argument("--steps", type=int, default=0, help="train this many steps instead")
     parser.add_argument("--samples", type=int, default=100, help="posterior samples per view")
     parser.add_argument("--views", type=int, default=10, help="use views 1..N (≤ 10)")
@@ -109,7 +139,7 @@ def calibrated_noise_model(stacks: list[np.ndarray], path: Path | None):
     return noise_model
 
 
-def train_model(args, noisy: np.ndarray, noise_model):
+def train_model(args, noisy: np.ndarray, noise_model, *, minutes: float, seed: int):
     overrides = {
         key: value
         for key, value in (
@@ -119,12 +149,13 @@ def train_model(args, noisy: np.ndarray, noise_model):
         )
         if value is not None
     }
-    budget = {"time_budget_minutes": args.minutes}
+    budget = {"time_budget_minutes": minutes}
     if args.steps:  # a step budget: 10-step epochs, cosine over max_epochs · 10 steps
         budget = {"steps_per_epoch": 10, "max_epochs": max(1, args.steps // 10)}
         overrides = {"patch_size": 64, "batch_size": 64, "learning_rate": 3e-3} | overrides
     config = TrainingConfig(
-        seed=args.seed,
+        seed=seed,
+        preset=args.preset,
         lr_schedule=args.lr_schedule if not args.steps or args.lr_schedule != "auto" else "cosine",
         train_fraction=args.train_fraction,
         mixed_precision=args.mixed_precision,
@@ -206,6 +237,142 @@ def scores(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     return psnr(prediction, truth), structural_similarity(prediction, truth).mean
 
 
+def make_noise_model_from(source: str, stacks, noisy: np.ndarray, args):
+    """The calibrated GMM (50-frame stacks) or the bootstrapped one (noisy frames only)."""
+    if source == "calibrated":
+        return calibrated_noise_model(stacks, args.noise_model)
+    from napari_divnoising.core.noise_model.recipe import make_noise_model
+
+    start = time.perf_counter()
+    noise_model = make_noise_model(list(noisy), source="bootstrap").noise_model
+    print(f"noise model: bootstrapped GMM in {time.perf_counter() - start:.0f} s", flush=True)
+    return noise_model
+
+
+def baselines(args, stacks, noisy, truths) -> dict:
+    """PSNR/SSIM of the noisy frames and of BM3D after a VST (50-frame parameters)."""
+    cache = args.baseline_cache
+    if cache is not None and cache.is_file():
+        cached = json.loads(cache.read_text())
+        if cached.get("views") == args.views and ("bm3d+vst" in cached or args.no_bm3d):
+            print(f"baselines: loaded from {cache}")
+            return {key: value for key, value in cached.items() if key != "views"}
+    columns = compute_baselines(args, stacks, noisy, truths)
+    if cache is not None:
+        stored = {"views": args.views, **columns}
+        temporary = cache.with_name(cache.name + ".partial")
+        temporary.write_text(json.dumps(stored))
+        temporary.replace(cache)
+    return columns
+
+
+def compute_baselines(args, stacks, noisy, truths) -> dict:
+    columns = {
+        "noisy": [
+            scores(image.astype(np.float32), t) for image, t in zip(noisy, truths, strict=True)
+        ]
+    }
+    if not args.no_bm3d:
+        from napari_divnoising.core.noise_model.bootstrap import bootstrap_signal
+
+        params = vst_params(stacks)
+        start = time.perf_counter()
+        columns["bm3d+vst"] = [
+            scores(bootstrap_signal(image, params=params), t)
+            for image, t in zip(noisy, truths, strict=True)
+        ]
+        seconds = time.perf_counter() - start
+        columns["bm3d_seconds"] = seconds
+        print(f"BM3D + VST: {seconds / len(noisy):.1f} s per view (two passes)", flush=True)
+    return columns
+
+
+def evaluate(args, model, noisy, truths) -> dict[str, list[tuple[float, float]]]:
+    """PSNR/SSIM of the MMSE (and MAP, and MMSE with TTA) of every view."""
+    from napari_divnoising.core.prediction.sampling import sample_posterior
+
+    columns: dict[str, list[tuple[float, float]]] = {"mmse": [], "map": [], "mmse+tta": []}
+    start = time.perf_counter()
+    for image, truth in zip(noisy, truths, strict=True):
+        prediction = sample_posterior(
+            image, model, n_samples=args.samples, map_estimate=not args.no_map, uncertainty=False
+        )
+        columns["mmse"].append(scores(prediction.mmse, truth))
+        if not args.no_map:
+            columns["map"].append(scores(prediction.map, truth))
+        if args.tta:
+            augmented = sample_posterior(
+                image, model, n_samples=max(1, args.samples // 8), tta=True, uncertainty=False
+            )
+            columns["mmse+tta"].append(scores(augmented.mmse, truth))
+    seconds = (time.perf_counter() - start) / len(noisy)
+    side = noisy.shape[-1]
+    print(f"sampling: {seconds:.1f} s per {side}×{side} view ({args.samples} samples)", flush=True)
+    return {name: values for name, values in columns.items() if values}
+
+
+def print_table(title: str, base: dict, runs: list[dict]) -> None:
+    """Per-view PSNR/SSIM: baselines, and mean ± std over the seeds of every estimate."""
+    print(f"\n{title}")
+    base = dict(scored(base))
+    estimates = list(runs[0]) if runs else []
+    names = list(base) + estimates
+    print("view  " + "".join(f"{name:>22s}" for name in names))
+    psnrs = {name: np.array([[v[0] for v in run[name]] for run in runs]) for name in estimates}
+    for index in range(len(base["noisy"])):
+        cells = "".join(f"{v[index][0]:14.2f} /{v[index][1]:.3f}  " for v in base.values())
+        for name in estimates:
+            values = psnrs[name][:, index]
+            cells += f"{values.mean():14.2f} ±{values.std():5.2f}"
+        print(f"{index + 1:4d}  {cells}")
+    means = "".join(
+        f"{np.mean([x[0] for x in v]):14.2f} /{np.mean([x[1] for x in v]):.3f}  "
+        for v in base.values()
+    )
+    for name in estimates:
+        per_seed = psnrs[name].mean(axis=1)
+        means += f"{per_seed.mean():14.2f} ±{per_seed.std():5.2f}"
+    print(f"mean  {means}")
+    if len(runs) > 1:
+        print(f"(± is the standard deviation over {len(runs)} seeds; mean row: of the seed means)")
+
+
+def scored(columns: dict):
+    """The (name, per-view scores) items of a columns dict (not its timings)."""
+    return [(name, values) for name, values in columns.items() if isinstance(values, list)]
+
+
+def record(args, source, minutes, seed, model, base, run) -> dict:
+    provenance = model.provenance
+    return {
+        "noise_model": source,
+        "preset": args.preset,
+        "minutes": None if args.steps else minutes,
+        "steps_budget": args.steps or None,
+        "seed": seed,
+        "n_steps": provenance.get("n_steps"),
+        "training_seconds": provenance.get("training_seconds"),
+        "n_filters": model.network_config.n_filters,
+        "samples": args.samples,
+        "views": args.views,
+        "cpu": platform.processor() or platform.machine(),
+        "threads": args.threads,
+        **{
+            f"{name}_psnr": float(np.mean([v[0] for v in values])) for name, values in base.items()
+        },
+        **{f"{name}_psnr": float(np.mean([v[0] for v in values])) for name, values in run.items()},
+        "per_view": {name: [v[0] for v in values] for name, values in run.items()},
+    }
+
+
+def append_json(path: Path, entry: dict) -> None:
+    entries = json.loads(path.read_text()) if path.is_file() else []
+    entries.append(entry)
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(json.dumps(entries, indent=1))
+    temporary.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.data.is_dir():
@@ -215,64 +382,37 @@ def main(argv: list[str] | None = None) -> int:
     stacks, truths = load_views(args.data, args.views)
     noisy = np.stack([s[0] for s in stacks])
     if args.model is not None:
-        model = load_model(args.model)
-    else:
-        noise_model = calibrated_noise_model(stacks, args.noise_model)
-        if args.levers:
-            time_levers(noisy, noise_model)
-            return 0
-        model = train_model(args, noisy, noise_model)
-        if args.save_model is not None:
-            save_model(model, args.save_model)
-
-    from napari_divnoising.core.prediction.sampling import sample_posterior
-
-    columns = {"noisy": [], "bm3d+vst": [], "mmse": [], "map": [], "mmse+tta": []}
-    params = None if args.no_bm3d else vst_params(stacks)
-    sampling_s = map_s = 0.0
-    for view, (image, truth) in enumerate(zip(noisy, truths, strict=True), start=1):
-        columns["noisy"].append(scores(image.astype(np.float32), truth))
-        if params is not None:
-            from napari_divnoising.core.noise_model.bootstrap import bootstrap_signal
-
-            columns["bm3d+vst"].append(scores(bootstrap_signal(image, params=params), truth))
-        start = time.perf_counter()
-        prediction = sample_posterior(image, model, n_samples=args.samples, uncertainty=False)
-        sampling_s += time.perf_counter() - start
-        columns["mmse"].append(scores(prediction.mmse, truth))
-        if not args.no_map:
-            start = time.perf_counter()
-            with_map = sample_posterior(image, model, n_samples=args.samples, map_estimate=True)
-            map_s += time.perf_counter() - start
-            columns["map"].append(scores(with_map.map, truth))
-        if args.tta:
-            augmented = sample_posterior(
-                image, model, n_samples=max(1, args.samples // 8), tta=True, uncertainty=False
-            )
-            columns["mmse+tta"].append(scores(augmented.mmse, truth))
-        row = "  ".join(f"{k} {v[-1][0]:6.2f}/{v[-1][1]:.3f}" for k, v in columns.items() if v)
-        print(f"view {view:02d}  {row}", flush=True)
-
-    shown = {k: np.array(v) for k, v in columns.items() if v}
-    print(f"\nPSNR (dB) / SSIM against viewNN_gt.tif, frame 0 of views 01–{args.views:02d}")
-    print("view  " + "".join(f"{name:>18s}" for name in shown))
-    for index in range(len(noisy)):
-        cells = "".join(f"{v[index, 0]:11.2f} /{v[index, 1]:.3f}" for v in shown.values())
-        print(f"{index + 1:4d}  {cells}")
-    print(
-        "mean  " + "".join(f"{v[:, 0].mean():11.2f} /{v[:, 1].mean():.3f}" for v in shown.values())
-    )
-    side = noisy.shape[-1]
-    print(
-        f"\nsampling: {args.samples * len(noisy) / sampling_s:.1f} samples/s on {side}×{side} "
-        f"(MMSE of {args.samples} samples, {sampling_s / len(noisy):.1f} s per view)"
-    )
-    if map_s:
-        extra = (map_s - sampling_s) / len(noisy)
-        print(
-            f"MAP: {map_s / len(noisy):.1f} s per view with sampling, ≈{extra:.1f} s for the MAP"
+        base = baselines(args, stacks, noisy, truths)
+        print_table(
+            f"model {args.model}", base, [evaluate(args, load_model(args.model), noisy, truths)]
         )
-    print(f"model: {model.provenance.get('n_steps')} steps, seed {model.provenance.get('seed')}")
+        return 0
+    if args.levers:
+        time_levers(noisy, calibrated_noise_model(stacks, args.noise_model))
+        return 0
+    base = baselines(args, stacks, noisy, truths)
+    seeds = range(args.seed, args.seed + args.seeds)
+    for source in args.noise_models:
+        noise_model = make_noise_model_from(source, stacks, noisy, args)
+        for minutes in args.minutes:
+            runs = []
+            for seed in seeds:
+                print(f"\n== {source} noise model, {minutes:g} min, seed {seed}", flush=True)
+                model = train_model(args, noisy, noise_model, minutes=minutes, seed=seed)
+                if args.save_model is not None:
+                    save_model(model, args.save_model)
+                runs.append(evaluate(args, model, noisy, truths))
+                if args.json is not None:
+                    append_json(
+                        args.json, record(args, source, minutes, seed, model, base, runs[-1])
+                    )
+            budget = f"{args.steps} steps" if args.steps else f"{minutes:g} min"
+            print_table(
+                f"PSNR (dB) / SSIM, views 01–{args.views:02d}: {source} noise model, {budget}, "
+                f"preset {args.preset}, {len(runs)} seed(s)",
+                base,
+                runs,
+            )
     return 0
 
 

@@ -149,3 +149,24 @@ def test_a_time_budget_shows_the_faster_settings_where_untouched(viewer):
     assert form.batch_size.value == 8
     assert form.n_filters.value == 16  # the narrower network learns more per minute
     assert form.training_config().time_budget_minutes == 5.0
+
+
+def test_the_reference_preset_restores_and_keeps_the_reference_settings(viewer):
+    from napari_divnoising.core.model.config import NetworkConfig
+    from napari_divnoising.core.training.config import TrainingConfig
+
+    widget = TrainingWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    form = widget.form
+    form.time_budget.value = 5.0
+    form.preset.value = "reference"
+    reference = TrainingConfig()
+    assert form.patch_size.value == reference.patch_size
+    assert form.batch_size.value == reference.batch_size
+    assert form.n_filters.value == NetworkConfig().n_filters
+    form.time_budget.value = 10.0  # a new budget no longer switches to the fast settings
+    assert form.patch_size.value == reference.patch_size
+    config = form.training_config()
+    assert config.preset == "reference" and config.resolved_lr_schedule == "plateau"
+    form.preset.value = "auto"
+    assert form.patch_size.value == 64

@@ -22,6 +22,7 @@ SETTING_FLAGS = {
     "time_budget_minutes": "--time-budget",
     "train_fraction": "--train-fraction",
     "seed": "--seed",
+    "preset": "--preset",
 }
 SETTING_OPTIONS = {
     "batch_size": {"help": "Patches per optimisation step (default: 32; 64 with a budget)."},

@@ -142,7 +142,7 @@ class TrainingWidget(DockWidget):
 
             show_info(event.message)
         elif isinstance(payload, StoppedEarly):
-            self._stop_reason = f"Stopped early: {payload.reason}. "
+            self._stop_reason = f"Stopped early: {payload.reason.rstrip('.')}. "
             if payload.kind in ("non_finite", "collapse"):  # worth a look, not just a status
                 from napari.utils.notifications import show_warning
 

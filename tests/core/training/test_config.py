@@ -76,3 +76,15 @@ def test_a_time_budget_picks_the_narrower_network_unless_one_is_given():
     chosen = NetworkConfig(n_filters=8)
     trainer = Trainer(images, gaussian_sigma=1.0, config=budget, network_config=chosen)
     assert trainer.network_config.n_filters == 8
+
+
+def test_the_reference_preset_keeps_the_reference_settings_with_a_budget():
+    config = TrainingConfig(time_budget_minutes=15, preset="reference")
+    reference = TrainingConfig()
+    assert (config.patch_size, config.batch_size, config.learning_rate) == (
+        reference.patch_size,
+        reference.batch_size,
+        reference.learning_rate,
+    )
+    assert config.resolved_lr_schedule == "plateau"
+    assert default_network_config(config).n_filters == 32

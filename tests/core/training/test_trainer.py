@@ -283,6 +283,8 @@ def test_time_budget_stops_after_one_epoch(noisy_stack):
     stops = payloads(events, StoppedEarly)
     assert [s.kind for s in stops] == ["time_budget"]
     assert len(model.history) == 1
+    # The user learns whether more minutes would help (here: too little to tell).
+    assert "Too few epochs" in stops[0].reason
 
 
 def test_initial_model_and_noise_model_may_be_file_paths(noisy_stack, tmp_path):

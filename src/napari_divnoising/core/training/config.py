@@ -47,6 +47,11 @@ class TrainingConfig(BaseModel):
     version: int = Field(default=CONFIG_VERSION, ge=1, le=CONFIG_VERSION)
     """Version of this configuration schema."""
 
+    preset: Literal["auto", "reference"] = "auto"
+    """``auto``: with a time budget, the settings that learn fastest per CPU second replace
+    the ones not given; ``reference``: always the reference implementation's settings
+    (128² patches, batch 32, Adam 1e-3 on a plateau schedule, 32 filters)."""
+
     patch_size: int = Field(default=128, ge=8, le=2048)
     """Side of the square training patches, in pixels (a multiple of 2**depth)."""
 
@@ -126,7 +131,7 @@ class TrainingConfig(BaseModel):
 
     @model_validator(mode="after")
     def _apply_budget_defaults(self) -> TrainingConfig:
-        if self.time_budget_minutes is not None:
+        if self.uses_budget_defaults:
             for name, value in BUDGET_DEFAULTS.items():
                 if name not in self.model_fields_set:
                     # Bypass assignment so the field stays "unset" (and keeps its meaning).
@@ -134,10 +139,15 @@ class TrainingConfig(BaseModel):
         return self
 
     @property
+    def uses_budget_defaults(self) -> bool:
+        """True when a time budget brings the faster settings (preset ``auto``)."""
+        return self.time_budget_minutes is not None and self.preset == "auto"
+
+    @property
     def resolved_lr_schedule(self) -> Literal["plateau", "cosine"]:
         """The schedule actually used (``auto`` resolved)."""
         if self.lr_schedule == "auto":
-            return "cosine" if self.time_budget_minutes is not None else "plateau"
+            return "cosine" if self.uses_budget_defaults else "plateau"
         return self.lr_schedule
 
 
@@ -147,13 +157,14 @@ def default_network_config(training: TrainingConfig) -> NetworkConfig:
     Parameters
     ----------
     training : TrainingConfig
-        The training settings; with a time budget the narrower, faster network is used.
+        The training settings; with a time budget (preset ``auto``) the narrower, faster
+        network is used.
 
     Returns
     -------
     NetworkConfig
         The reference architecture, or with a time budget the same one with 16 filters.
     """
-    if training.time_budget_minutes is not None:
+    if training.uses_budget_defaults:
         return NetworkConfig(**BUDGET_NETWORK_DEFAULTS)
     return NetworkConfig()

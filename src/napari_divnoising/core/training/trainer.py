@@ -30,6 +30,7 @@ from ..events import (
 from ..model.bundle import TrainedModel
 from ..model.config import NetworkConfig
 from .config import TrainingConfig
+from .history import validation_trend
 from .state import TrainingState, _Loop, _NonFinite
 
 __all__ = ["Trainer", "train"]
@@ -204,9 +205,9 @@ class Trainer(TrainingState):
         yield self._event(loop, message=_epoch_line(done), payload=done)
         if self.train_seconds >= loop.budget_s:
             minutes = self.config.time_budget_minutes
-            return StoppedEarly(
-                epoch, "time_budget", f"the time budget of {minutes:g} min was spent"
-            )
+            trend = validation_trend(self.history)
+            spent = f"the time budget of {minutes:g} min was spent. {trend}"
+            return StoppedEarly(epoch, "time_budget", spent)
         if loop.run.since_best >= self.config.early_stopping_patience:
             reason = f"the validation loss did not improve for {loop.run.since_best} epochs"
             return StoppedEarly(epoch, "patience", reason)

@@ -288,16 +288,22 @@ def compute_baselines(args, stacks, noisy, truths) -> dict:
 
 
 def evaluate(args, model, noisy, truths) -> dict[str, list[tuple[float, float]]]:
-    """PSNR/SSIM of the MMSE (and MAP, and MMSE with TTA) of every view."""
+    """PSNR/SSIM of the MMSE, the detail-restored MMSE (and MAP, MMSE with TTA) per view."""
     from napari_divnoising.core.prediction.sampling import sample_posterior
 
-    columns: dict[str, list[tuple[float, float]]] = {"mmse": [], "map": [], "mmse+tta": []}
+    columns: dict[str, list[tuple[float, float]]] = {
+        "mmse": [],
+        "restored": [],
+        "map": [],
+        "mmse+tta": [],
+    }
     start = time.perf_counter()
     for image, truth in zip(noisy, truths, strict=True):
         prediction = sample_posterior(
             image, model, n_samples=args.samples, map_estimate=not args.no_map, uncertainty=False
         )
         columns["mmse"].append(scores(prediction.mmse, truth))
+        columns["restored"].append(scores(prediction.restored, truth))
         if not args.no_map:
             columns["map"].append(scores(prediction.map, truth))
         if args.tta:

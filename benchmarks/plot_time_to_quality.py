@@ -1,8 +1,9 @@
 """Plot DivNoising's MMSE PSNR against training minutes, from ``bench_fmd_quality.py --json``.
 
-One line per preset and noise-model source (mean over seeds, with the seeds' spread as
-error bars and each seed as a dot), VST-BM3D as a flat line, and the minutes BM3D took on
-the same views marked on it. Users decide from this picture how long to train.
+One line per estimate (the MMSE, and the MMSE with detail restored), preset and noise-model
+source (mean over seeds, with the seeds' spread as error bars and each seed as a dot),
+VST-BM3D as a flat line, and the minutes BM3D took on the same views marked on it. Users
+decide from this picture how long to train.
 
 Usage (from the repository root)::
 
@@ -34,15 +35,20 @@ def load_records(paths: list[Path]) -> list[dict]:
     return [entry for entry in records if entry.get("minutes")]
 
 
-def curves(records: list[dict]) -> dict[tuple[str, str], dict[float, list[float]]]:
-    """PSNR of the MMSE by (preset, noise model) and budget, one value per seed."""
+#: The estimates drawn, by their key in the records, with their label.
+ESTIMATES = {"mmse_psnr": "MMSE", "restored_psnr": "MMSE, detail restored"}
+
+
+def curves(
+    records: list[dict], key: str = "mmse_psnr"
+) -> dict[tuple[str, str], dict[float, list[float]]]:
+    """PSNR of an estimate by (preset, noise model) and budget, one value per seed."""
     grouped: dict[tuple[str, str], dict[float, list[float]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for entry in records:
-        grouped[(entry["preset"], entry["noise_model"])][entry["minutes"]].append(
-            entry["mmse_psnr"]
-        )
+        if entry.get(key) is not None:
+            grouped[(entry["preset"], entry["noise_model"])][entry["minutes"]].append(entry[key])
     return grouped
 
 
@@ -53,16 +59,22 @@ def plot(records: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7.5, 4.5), dpi=120)
-    for (preset, source), by_minutes in sorted(curves(records).items()):
-        minutes = sorted(by_minutes)
-        values = [np.array(by_minutes[m]) for m in minutes]
-        label = f"DivNoising MMSE, {'default' if preset == 'auto' else preset} settings, {source}"
-        means = [v.mean() for v in values]
-        axes.errorbar(
-            minutes, means, yerr=[v.std() for v in values], marker="o", capsize=3, label=label
-        )
-        for m, v in zip(minutes, values, strict=True):
-            axes.scatter([m] * len(v), v, s=8, color="grey", alpha=0.6, zorder=3)
+    for key, estimate in ESTIMATES.items():
+        for (preset, source), by_minutes in sorted(curves(records, key).items()):
+            minutes = sorted(by_minutes)
+            values = [np.array(by_minutes[m]) for m in minutes]
+            settings = "default" if preset == "auto" else preset
+            axes.errorbar(
+                minutes,
+                [v.mean() for v in values],
+                yerr=[v.std() for v in values],
+                marker="o" if key == "mmse_psnr" else "s",
+                linestyle="-" if key == "mmse_psnr" else "-.",
+                capsize=3,
+                label=f"{estimate}, {settings} settings, {source} noise model",
+            )
+            for m, v in zip(minutes, values, strict=True):
+                axes.scatter([m] * len(v), v, s=8, color="grey", alpha=0.6, zorder=3)
     with_bm3d = [e for e in records if e.get("bm3d+vst_psnr") is not None]
     if with_bm3d:
         level = with_bm3d[0]["bm3d+vst_psnr"]
@@ -84,7 +96,7 @@ def plot(records: list[dict], out: Path) -> None:
     ticks = sorted({e["minutes"] for e in records})
     axes.set_xticks(ticks, [f"{t:g}" for t in ticks])
     axes.set_xlabel("training budget (minutes of wall clock, 2 CPU cores)")
-    axes.set_ylabel("PSNR of the MMSE (dB), mean of 10 views")
+    axes.set_ylabel("PSNR (dB), mean of 10 views")
     cpu = records[0].get("cpu", "")
     axes.set_title(f"FMD Confocal BPAE B: time to quality ({cpu})", fontsize=9)
     axes.grid(alpha=0.3)

@@ -329,3 +329,17 @@ def test_the_prediction_carries_the_settings_it_used(tiny_model, noisy):
 def test_a_tiny_tile_is_refused_before_any_work(tiny_model, noisy):
     with pytest.raises(ValueError, match="tile_size"):
         iter_sample_posterior(noisy, tiny_model, tile_size=3, device="cpu")
+
+
+def test_the_detail_restored_mmse_comes_with_the_mmse_unless_turned_off(tiny_model, noisy):
+    from napari_divnoising.core.prediction.detail import restore_detail
+    from napari_divnoising.core.training.losses import GaussianLikelihood
+
+    prediction = sample_posterior(noisy, tiny_model, n_samples=4, uncertainty=False)
+    likelihood = tiny_model.noise_model or GaussianLikelihood(tiny_model.gaussian_sigma)
+    expected, _ = restore_detail(prediction.mmse, noisy, likelihood)
+    np.testing.assert_array_equal(prediction.restored, expected)
+    assert prediction.settings.restore_detail
+    plain = sample_posterior(noisy, tiny_model, n_samples=4, restore_detail=False)
+    assert plain.restored is None
+    np.testing.assert_array_equal(plain.mmse, prediction.mmse)

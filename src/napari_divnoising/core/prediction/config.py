@@ -48,6 +48,11 @@ class SamplingConfig(BaseModel):
     uncertainty: bool = True
     """Also return the per-pixel standard deviation of the samples."""
 
+    restore_detail: bool = True
+    """Also return the MMSE with detail restored: the share of ``noisy − MMSE`` that the
+    noise model's variance cannot explain is added back (a local Wiener gain; see
+    :mod:`~napari_divnoising.core.prediction.detail`)."""
+
     tta: bool = False
     """Test-time augmentation: average over the 8 rotations/flips (8× slower); the
     uncertainty pools all 8 × `n_samples` samples, MAP and kept samples come from the

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,8 +30,11 @@ import torch
 
 from ..arguments import as_image, as_trained_model
 from ..events import Progress, run_generator
+from ..training.losses import GaussianLikelihood
 from ..validation import as_image_stack
 from .config import SamplingConfig, sampling_config
+from .detail import restore_detail
+from .dihedral import augment, augmentations, unaugment, view_shapes
 from .posterior import SampleCount, sample_plane
 from .runtime import decode_precision, plan_views, resolve_device, tile_context
 from .tiling import TileGrid
@@ -50,6 +53,8 @@ class Prediction:
     ----------
     mmse : ndarray
         Mean of the samples (the MMSE estimate), same shape as the input.
+    restored : ndarray or None
+        The MMSE with the detail that its residual shows restored, if asked for.
     map : ndarray or None
         Patch-wise mode of the samples (the MAP estimate), if asked for.
     uncertainty : ndarray or None
@@ -61,31 +66,11 @@ class Prediction:
     """
 
     mmse: np.ndarray
+    restored: np.ndarray | None = None
     map: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
     samples: np.ndarray | None = None
     settings: SamplingConfig | None = None
-
-
-def _augmentations(tta: bool) -> list[tuple[int, bool]]:
-    return [(turns, flip) for flip in (False, True) for turns in range(4)] if tta else [(0, False)]
-
-
-def _view_shapes(stack_shape: tuple[int, ...], tta: bool) -> list[tuple[int, ...]]:
-    """Return the plane shape each augmentation sees (turned by 90°: transposed)."""
-    return [
-        stack_shape[:0:-1] if turns % 2 else stack_shape[1:] for turns, _ in _augmentations(tta)
-    ]
-
-
-def _augment(plane: np.ndarray, turns: int, flip: bool) -> np.ndarray:
-    out = np.rot90(plane, turns, axes=(-2, -1))
-    return np.ascontiguousarray(out[..., ::-1] if flip else out)
-
-
-def _restore(array: np.ndarray, turns: int, flip: bool) -> np.ndarray:
-    out = array[..., ::-1] if flip else array
-    return np.ascontiguousarray(np.rot90(out, -turns, axes=(-2, -1)))
 
 
 class _PosteriorImages:
@@ -149,6 +134,7 @@ def iter_sample_posterior(
     keep_samples: int = 0,
     map_estimate: bool = False,
     uncertainty: bool = True,
+    restore_detail: bool = True,
     tta: bool = False,
     tile_size: int | None = None,
     tile_overlap: int | None = None,
@@ -166,11 +152,11 @@ def iter_sample_posterior(
         A 2D image ``(Y, X)`` or a stack ``(..., Y, X)`` of planes, raw intensities.
     model : TrainedModel or path-like
         The trained network with its normalisation (and noise model), or its file.
-    n_samples, keep_samples, map_estimate, uncertainty, tta : int or bool
+    n_samples, keep_samples, map_estimate, uncertainty, restore_detail, tta : int or bool
         What to draw and return: how many posterior samples per plane, how many of them
-        to return, and whether to add the MAP estimate, the per-pixel standard deviation
-        and test-time augmentation. The fields of :class:`~.config.SamplingConfig`, which
-        documents each one, its default and its limits.
+        to return, and whether to add the MAP estimate, the per-pixel standard deviation,
+        the detail-restored MMSE and test-time augmentation. The fields of
+        :class:`~.config.SamplingConfig`, which documents each one, its default and limits.
     tile_size, tile_overlap, batch_size : int, optional
         How the work is cut up; by default from the memory available (see
         :class:`~.config.SamplingConfig`). The result does not depend on them.
@@ -205,6 +191,7 @@ def iter_sample_posterior(
         keep_samples=keep_samples,
         map_estimate=map_estimate,
         uncertainty=uncertainty,
+        restore_detail=restore_detail,
         tta=tta,
         tile_size=tile_size,
         tile_overlap=tile_overlap,
@@ -218,7 +205,7 @@ def iter_sample_posterior(
     if getattr(model, "noise_model", None) is not None:
         model.noise_model.check_signal_range(planes)
     torch_device = resolve_device(device)
-    views = _view_shapes(planes.shape, settings.tta)
+    views = view_shapes(planes.shape, settings.tta)
     plans = plan_views(views, settings, model.network, device=torch_device)
     return _run(planes, shape, model, settings, torch_device, plans)
 
@@ -264,8 +251,8 @@ def _run(
     plans: dict[tuple[int, ...], tuple[TileGrid, int]],
 ) -> Generator[Progress, None, Prediction]:
     context = tile_context(model, seed=settings.seed, device=device)
-    augmentations = _augmentations(settings.tta)
-    views = _view_shapes(planes.shape, settings.tta)
+    transforms = augmentations(settings.tta)
+    views = view_shapes(planes.shape, settings.tta)
     count = SampleCount(
         len(planes) * sum(len(plans[view][0]) for view in views) * settings.n_samples
     )
@@ -276,8 +263,8 @@ def _run(
         keep=settings.keep_samples,
     )
     for index, plane in enumerate(planes):
-        for augmentation, (turns, flip) in enumerate(augmentations):
-            view = _augment(plane, turns, flip)
+        for augmentation, (turns, flip) in enumerate(transforms):
+            view = augment(plane, turns, flip)
             blend = yield from sample_plane(
                 view,
                 plans[view.shape],
@@ -290,8 +277,13 @@ def _run(
                 images.store(index, blend)
             else:
                 variance = (
-                    None if blend.variance is None else _restore(blend.variance, turns, flip)
+                    None if blend.variance is None else unaugment(blend.variance, turns, flip)
                 )
-                images.pool(index, augmentation + 1, _restore(blend.mean, turns, flip), variance)
-        images.finish_plane(index, len(augmentations))
-    return images.prediction(shape, settings)
+                images.pool(index, augmentation + 1, unaugment(blend.mean, turns, flip), variance)
+        images.finish_plane(index, len(transforms))
+    prediction = images.prediction(shape, settings)
+    if not settings.restore_detail:
+        return prediction
+    likelihood = model.noise_model or GaussianLikelihood(model.gaussian_sigma)
+    restored, _ = restore_detail(prediction.mmse, planes.reshape(shape), likelihood)
+    return replace(prediction, restored=restored)

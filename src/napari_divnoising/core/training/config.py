@@ -26,7 +26,7 @@ __all__ = ["TrainingConfig", "default_network_config"]
 #: Settings used for the fields a caller leaves unset when a time budget is given.
 BUDGET_DEFAULTS = {"patch_size": 64, "batch_size": 64, "learning_rate": 3e-3}
 #: Architecture used when a time budget is given and the caller chose none.
-BUDGET_NETWORK_DEFAULTS = {"n_filters": 16}
+BUDGET_NETWORK_DEFAULTS = {"n_filters": 16, "depth": 1}
 
 
 class TrainingConfig(BaseModel):

@@ -31,6 +31,7 @@ from napari_divnoising.core.training.losses import elbo_terms
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--filters", type=int, nargs="+", default=[8, 16, 32])
+    parser.add_argument("--depths", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=12, help="timed steps per setting")
@@ -113,9 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     size, n = args.patch_size, args.batch_size
     batch = torch.randn(n, 1, size, size).contiguous(memory_format=torch.channels_last)
     print(f"\ntraining steps of {n} patches of {size}² (float32, channels-last)")
-    print("filters  MFLOP/patch  patches/s  GFLOP/s  % of conv ceiling  compile s  compiled/s")
-    for filters in args.filters:
-        network = build_network(seed=0, n_filters=filters).to(memory_format=torch.channels_last)
+    print(
+        "depth  filters  MFLOP/patch  patches/s  GFLOP/s  % of conv ceiling  compile s  compiled/s"
+    )
+    for depth, filters in [(d, f) for d in args.depths for f in args.filters]:
+        network = build_network(seed=0, depth=depth, n_filters=filters)
+        network = network.to(memory_format=torch.channels_last)
         flops = flops_per_patch(network, likelihood, batch)
         optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
         seconds = best_seconds(training_step(network, likelihood, optimizer, batch), args.steps)
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             compile_s = time.perf_counter() - start
             compiled = f"{compile_s:9.0f}  {n / best_seconds(step, args.steps):10.1f}"
         print(
-            f"{filters:7d}  {flops / 1e6:11.0f}  {rate:9.1f}  {achieved:7.1f}  "
+            f"{depth:5d}  {filters:7d}  {flops / 1e6:11.0f}  {rate:9.1f}  {achieved:7.1f}  "
             f"{100 * achieved / ceiling['conv3x3']:17.0f}  {compiled}",
             flush=True,
         )

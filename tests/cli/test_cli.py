@@ -105,14 +105,22 @@ def test_predict_writes_every_requested_result(sample, model_file, tmp_path, cap
     assert main([*argv, *options]) == 0
     shapes = {
         name: tifffile.imread(tmp_path / f"frame0_{name}.tif").shape
-        for name in ("mmse", "map", "uncertainty", "samples")
+        for name in ("mmse", "restored", "map", "uncertainty", "samples")
     }
     assert shapes == {
         "mmse": (64, 64),
+        "restored": (64, 64),
         "map": (64, 64),
         "uncertainty": (64, 64),
         "samples": (3, 64, 64),
     }
+
+
+def test_predict_leaves_out_the_restored_mmse_when_asked(sample, model_file, tmp_path):
+    argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
+    assert main([*argv, "--samples", "2", "--no-restore-detail", "--quiet"]) == 0
+    assert (tmp_path / "frame0_mmse.tif").is_file()
+    assert not (tmp_path / "frame0_restored.tif").exists()
 
 
 def test_predict_records_its_settings_beside_the_results(sample, model_file, tmp_path):

@@ -26,7 +26,7 @@ def test_sampling_adds_result_layers_like_the_input(widget, viewer, qtbot):
     wait_for(qtbot, widget.runner)
 
     source = viewer.layers["noisy"]
-    for name in ("noisy_mmse", "noisy_map", "noisy_uncertainty"):
+    for name in ("noisy_mmse", "noisy_restored", "noisy_map", "noisy_uncertainty"):
         layer = viewer.layers[name]
         assert layer.data.shape == (4, 64, 64)
         assert layer.data.dtype == np.float32
@@ -38,6 +38,11 @@ def test_sampling_adds_result_layers_like_the_input(widget, viewer, qtbot):
     assert samples.data.shape == (2, 4, 64, 64)
     np.testing.assert_allclose(samples.scale, (1.0, *source.scale))
     assert float(viewer.layers["noisy_uncertainty"].data.min()) >= 0
+    # The restored MMSE lies between the MMSE and the noisy input, pixel by pixel.
+    mmse, restored = viewer.layers["noisy_mmse"].data, viewer.layers["noisy_restored"].data
+    noisy = np.asarray(source.data, dtype=np.float32)
+    assert np.all(restored >= np.minimum(mmse, noisy) - 1e-3)
+    assert np.all(restored <= np.maximum(mmse, noisy) + 1e-3)
 
 
 def test_running_again_replaces_the_earlier_results(widget, viewer, qtbot):
@@ -52,7 +57,7 @@ def test_running_again_replaces_the_earlier_results(widget, viewer, qtbot):
     assert names.count("noisy_map") == 1
     assert viewer.layers["noisy_samples"].data.shape[0] == 3
     assert "noisy_mmse [1]" in names or names.count("noisy_mmse") == 2
-    assert len(viewer.layers) == 6
+    assert len(viewer.layers) == 7
 
 
 def test_export_writes_tiffs(widget, qtbot, tmp_path):
@@ -66,6 +71,7 @@ def test_export_writes_tiffs(widget, qtbot, tmp_path):
     assert written == [
         "noisy_map.tif",
         "noisy_mmse.tif",
+        "noisy_restored.tif",
         "noisy_samples.tif",
         "noisy_uncertainty.tif",
     ]

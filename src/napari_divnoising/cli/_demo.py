@@ -83,6 +83,7 @@ def run(arguments: argparse.Namespace) -> None:
                 "noisy frame": data.noisy[0],
                 "BM3D + VST (bootstrap)": pseudo_ground_truth[0],
                 f"DivNoising MMSE ({arguments.samples} samples)": prediction.mmse,
+                "DivNoising MMSE, detail restored": prediction.restored,
                 "DivNoising MAP": prediction.map,
             },
         )
@@ -164,7 +165,10 @@ def train_model(data, noise_model, folder: Path, arguments: argparse.Namespace):
     from ..core.training.trainer import Trainer
     from ._train import train_with_report
 
-    print(f"\n3. training DivNoising on the noisy frames ({arguments.minutes:g} min budget)")
+    budget = (
+        "quick: 2 epochs of 3 steps" if arguments.quick else f"{arguments.minutes:g} min budget"
+    )
+    print(f"\n3. training DivNoising on the noisy frames ({budget})")
     if arguments.quick:
         config = TrainingConfig(
             seed=arguments.seed, max_epochs=2, steps_per_epoch=3, patch_size=32, batch_size=4
@@ -196,7 +200,7 @@ def predict(data, model, folder: Path, arguments: argparse.Namespace):
         ),
         quiet=arguments.quiet,
     )
-    for name in ("mmse", "map", "uncertainty", "samples"):
+    for name in ("mmse", "restored", "map", "uncertainty", "samples"):
         write_tiff(folder / f"noisy_{name}.tif", getattr(prediction, name).astype(np.float32))
     return prediction
 

@@ -18,6 +18,12 @@ SETTING_OPTIONS = [
     ("n_samples", "--samples", "posterior samples", {"metavar": "N"}),
     ("map_estimate", "--map", "also write the MAP estimate", {}),
     ("uncertainty", "--uncertainty", "also write the per-pixel std (default: no)", {}),
+    (
+        "restore_detail",
+        "--restore-detail",
+        "also write the MMSE with the detail its residual shows restored (default: yes)",
+        {},
+    ),
     ("keep_samples", "--keep-samples", "write K raw samples", {"metavar": "K"}),
     ("tta", "--tta", "8-fold test-time augmentation", {}),
     ("tile_size", "--tile-size", f"tile side, ≥ {MIN_TILE_SIZE} (default: automatic)", {}),
@@ -31,9 +37,11 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
         "predict",
         help="denoise images with a trained model",
         description=(
-            "Draw posterior samples for each image and write <stem>_mmse.tif (their mean), "
-            "and on request <stem>_map.tif, <stem>_uncertainty.tif (their standard "
-            "deviation) and <stem>_samples.tif (K raw samples, sample axis first). "
+            "Draw posterior samples for each image and write <stem>_mmse.tif (their mean) and "
+            "<stem>_restored.tif (the MMSE with the share of the residual that the noise "
+            "model cannot explain added back), and on request <stem>_map.tif, "
+            "<stem>_uncertainty.tif (their standard deviation) and <stem>_samples.tif "
+            "(K raw samples, sample axis first). "
             "<stem>_prediction.json records the settings, the model file and the software."
         ),
     )
@@ -61,7 +69,7 @@ def sampling_settings(arguments: argparse.Namespace) -> SamplingConfig:
 
 def output_paths(image_path: Path, folder: Path, settings: SamplingConfig) -> dict[str, Path]:
     """Return the images written for one image, by result name."""
-    names = ["mmse"]
+    names = ["mmse"] + ["restored"] * settings.restore_detail
     names += ["map"] * settings.map_estimate + ["uncertainty"] * settings.uncertainty
     names += ["samples"] * (settings.keep_samples > 0)
     return {name: folder / f"{image_path.stem}_{name}.tif" for name in names}

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SamplingWidget"]
 
 #: Output name suffix -> Prediction attribute, in the order layers are added.
-OUTPUTS = ("mmse", "map", "uncertainty", "samples")
+OUTPUTS = ("mmse", "restored", "map", "uncertainty", "samples")
 
 
 class SamplingWidget(DockWidget):
@@ -50,6 +50,7 @@ class SamplingWidget(DockWidget):
                     self.image,
                     self.n_samples,
                     self.mmse,
+                    self.restore_detail,
                     self.map,
                     self.uncertainty,
                     self.keep_samples,
@@ -78,6 +79,7 @@ class SamplingWidget(DockWidget):
 
         self.n_samples = field("n_samples", "samples")
         self.mmse = CheckBox(text="MMSE (mean of the samples)", value=True)
+        self.restore_detail = field("restore_detail", "MMSE with detail restored")
         self.map = field("map_estimate", "MAP (mode of the samples; slower)")
         self.uncertainty = field("uncertainty", "uncertainty (per-pixel std)")
         self.keep_samples = field("keep_samples", "raw samples to keep")
@@ -93,6 +95,7 @@ class SamplingWidget(DockWidget):
             keep_samples=min(self.keep_samples.value, self.n_samples.value),
             map_estimate=self.map.value,
             uncertainty=self.uncertainty.value,
+            restore_detail=self.restore_detail.value,
             tta=self.tta.value,
             tile_size=self.tile_size.value or None,
             seed=self.seed.value,
@@ -121,7 +124,7 @@ class SamplingWidget(DockWidget):
 
     def _show(self, layer: Any, prediction: Any) -> None:
         self.results, self.results_source = {}, layer.name
-        wanted = {"mmse": self.mmse.value, "map": True, "uncertainty": True, "samples": True}
+        wanted = dict.fromkeys(OUTPUTS, True) | {"mmse": self.mmse.value}
         for output in OUTPUTS:
             data = getattr(prediction, output, None)
             if data is None or not wanted[output] or np.size(data) == 0:

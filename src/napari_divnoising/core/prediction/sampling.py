@@ -285,5 +285,5 @@ def _run(
     if not settings.restore_detail:
         return prediction
     likelihood = model.noise_model or GaussianLikelihood(model.gaussian_sigma)
-    restored, _ = restore_detail(prediction.mmse, planes.reshape(shape), likelihood)
-    return replace(prediction, restored=restored)
+    restored, _ = restore_detail(prediction.mmse.reshape(planes.shape), planes, likelihood)
+    return replace(prediction, restored=restored.reshape(shape))

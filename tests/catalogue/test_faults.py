@@ -411,7 +411,8 @@ def test_a_path_with_spaces_and_umlauts_works(workspace, capsys):
     assert f"wrote {mmse}" in captured.out
     assert tifffile.imread(mmse).shape == tifffile.imread(image).shape
     assert sorted(p.name for p in out.iterdir()) == ["Zellkern ü_mmse.tif",
-                                                     "Zellkern ü_prediction.json"]  # fmt: skip
+                                                     "Zellkern ü_prediction.json",
+                                                     "Zellkern ü_restored.tif"]  # fmt: skip
 
 
 def test_inputs_in_a_read_only_folder_work_and_stay_unchanged(workspace, capsys):
@@ -434,7 +435,8 @@ def test_inputs_in_a_read_only_folder_work_and_stay_unchanged(workspace, capsys)
     captured = capsys.readouterr()
     assert status == 0, captured.err[-2000:]
     assert {path.name: _digest(path) for path in locked.iterdir()} == before
-    assert sorted(p.name for p in out.iterdir()) == ["frame0_mmse.tif", "frame0_prediction.json"]
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["frame0_mmse.tif", "frame0_prediction.json", "frame0_restored.tif"]
 
 
 def test_training_into_a_new_folder_saves_the_model(workspace, capsys):

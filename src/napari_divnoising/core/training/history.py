@@ -91,8 +91,8 @@ def late_improvement(history: Sequence[dict[str, Any]]) -> float | None:
     --------
     >>> epochs = [{"epoch": i, "val_loss": v, "elapsed_s": 10.0 * i}
     ...           for i, v in enumerate([3.0, 2.0, 1.5, 1.4, 1.35], start=1)]
-    >>> round(late_improvement(epochs), 3)
-    0.094
+    >>> round(late_improvement(epochs), 3)  # (2.0 - 1.35) / (3.0 - 1.35)
+    0.394
     """
     epochs = _last_run(history)
     if len(epochs) < 4:

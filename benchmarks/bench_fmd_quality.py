@@ -46,7 +46,7 @@ from napari_divnoising.core.model.config import NetworkConfig
 from napari_divnoising.core.noise_model import fit_noise_model, load_noise_model
 from napari_divnoising.core.noise_model.calibration import calibration_pairs
 from napari_divnoising.core.quality.metrics import psnr, structural_similarity
-from napari_divnoising.core.training.config import TrainingConfig
+from napari_divnoising.core.training.config import TrainingConfig, default_network_config
 from napari_divnoising.core.training.trainer import Trainer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fmd_confocal_bpae_b"
@@ -89,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--n-filters", type=int, help="first-level filters (default: the trainer's choice)"
     )
+    parser.add_argument("--depth", type=int, help="network levels (default: the trainer's choice)")
     parser.add_argument("--no-bm3d", action="store_true", help="skip the BM3D+VST baseline")
     parser.add_argument("--no-map", action="store_true", help="skip the MAP estimate")
     parser.add_argument("--tta", action="store_true", help="also report MMSE with 8-fold TTA")
@@ -139,6 +140,18 @@ def calibrated_noise_model(stacks: list[np.ndarray], path: Path | None):
     return noise_model
 
 
+def network_config(args, config: TrainingConfig) -> NetworkConfig | None:
+    """The trainer's default architecture with the filters and depth asked for, if any."""
+    chosen = {
+        key: value
+        for key, value in (("n_filters", args.n_filters), ("depth", args.depth))
+        if value is not None
+    }
+    if not chosen:
+        return None
+    return NetworkConfig(**(default_network_config(config).model_dump() | chosen))
+
+
 def train_model(args, noisy: np.ndarray, noise_model, *, minutes: float, seed: int):
     overrides = {
         key: value
@@ -169,7 +182,7 @@ def train_model(args, noisy: np.ndarray, noise_model, *, minutes: float, seed: i
         noisy,
         noise_model=noise_model,
         config=config,
-        network_config=None if args.n_filters is None else NetworkConfig(n_filters=args.n_filters),
+        network_config=network_config(args, config),
         device="cpu",
     )
     for event in trainer.run():
@@ -348,6 +361,14 @@ def scored(columns: dict):
     return [(name, values) for name, values in columns.items() if isinstance(values, list)]
 
 
+def mean_psnrs(columns: dict) -> dict[str, float]:
+    """``{"<name>_psnr": mean PSNR over the views}`` for every scored column."""
+    return {
+        f"{name}_psnr": float(np.mean([score[0] for score in values]))
+        for name, values in scored(columns)
+    }
+
+
 def record(args, source, minutes, seed, model, base, run) -> dict:
     provenance = model.provenance
     return {
@@ -359,15 +380,17 @@ def record(args, source, minutes, seed, model, base, run) -> dict:
         "n_steps": provenance.get("n_steps"),
         "training_seconds": provenance.get("training_seconds"),
         "n_filters": model.network_config.n_filters,
+        "depth": model.network_config.depth,
         "samples": args.samples,
         "views": args.views,
         "cpu": platform.processor() or platform.machine(),
         "threads": args.threads,
         **{
-            f"{name}_psnr": float(np.mean([v[0] for v in values])) for name, values in base.items()
+            f"{name}_psnr": float(np.mean([v[0] for v in values])) for name, values in scored(base)
         },
-        **{f"{name}_psnr": float(np.mean([v[0] for v in values])) for name, values in run.items()},
-        "per_view": {name: [v[0] for v in values] for name, values in run.items()},
+        **{f"{name}_psnr": float(np.mean([v[0] for v in values])) for name, values in scored(run)},
+        **{key: value for key, value in base.items() if key.endswith("_seconds")},
+        "per_view": {name: [v[0] for v in values] for name, values in scored(run)},
     }
 
 

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -37,6 +38,22 @@ def test_the_table_shows_the_mean_and_spread_over_seeds(capsys):
     # Seed means are 36.0 and 37.0: their mean and standard deviation.
     assert "36.50 ± 0.50" in mean and "31.00" in mean
     assert "bm3d_seconds" not in "\n".join(lines)
+
+
+def test_a_record_holds_the_mean_scores_and_the_baseline_timing():
+    bench = load("bench_fmd_quality")
+    args = bench.parse_args(["--minutes", "2"])
+    model = SimpleNamespace(
+        provenance={"n_steps": 40, "training_seconds": 120.0},
+        network_config=SimpleNamespace(n_filters=16, depth=1),
+    )
+    base = {"noisy": [(30.0, 0.7), (32.0, 0.8)], "bm3d_seconds": 12.0}
+    run = {"mmse": [(35.0, 0.9), (37.0, 0.9)]}
+    entry = bench.record(args, "calibrated", 2.0, 0, model, base, run)
+    assert entry["noisy_psnr"] == 31.0 and entry["mmse_psnr"] == 36.0
+    assert entry["bm3d_seconds"] == 12.0 and entry["depth"] == 1
+    assert entry["per_view"] == {"mmse": [35.0, 37.0]}
+    json.dumps(entry)  # a record must be writable as JSON
 
 
 def test_records_append_atomically_and_keep_earlier_runs(tmp_path):

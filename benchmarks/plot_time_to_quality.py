@@ -57,6 +57,7 @@ def plot(records: list[dict], out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     figure, axes = plt.subplots(figsize=(7.5, 4.5), dpi=120)
     for key, estimate in ESTIMATES.items():
@@ -95,6 +96,7 @@ def plot(records: list[dict], out: Path) -> None:
     axes.set_xscale("log")
     ticks = sorted({e["minutes"] for e in records})
     axes.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no "3×10⁰" labels
     axes.set_xlabel("training budget (minutes of wall clock, 2 CPU cores)")
     axes.set_ylabel("PSNR (dB), mean of 10 views")
     cpu = records[0].get("cpu", "")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["package_version", "software_record", "training_provenance"]
+__all__ = ["model_fingerprint", "package_version", "software_record", "training_provenance"]
 
 
 def package_version() -> str:
@@ -100,3 +100,51 @@ def training_provenance(
     if previous:
         record["continued_from"] = previous
     return record
+
+
+def model_fingerprint(model: Any) -> str:
+    """Return a SHA-256 of everything in a trained model that changes its predictions.
+
+    The network's weights and architecture, the normalisation and the likelihood (the
+    noise model's parameters, or the Gaussian's sigma); not its history or provenance.
+    Two runs with the same fingerprint and settings give the same results.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The model.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+    head = {
+        "network": model.network_config.model_dump(mode="json"),
+        "data_mean": float(model.data_mean),
+        "data_std": float(model.data_std),
+        "gaussian_sigma": model.gaussian_sigma,
+    }
+    digest.update(json.dumps(head, sort_keys=True).encode())
+    for key, tensor in sorted(model.network.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    if model.noise_model is not None:
+        digest.update(type(model.noise_model).__qualname__.encode())
+        for key, value in sorted(vars(model.noise_model).items()):
+            digest.update(key.encode())
+            digest.update(_value_bytes(value))
+    return digest.hexdigest()
+
+
+def _value_bytes(value: Any) -> bytes:
+    """Return the bytes of a noise model attribute (tensors and arrays by content)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value).tobytes()
+    return repr(value).encode()

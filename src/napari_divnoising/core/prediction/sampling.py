@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,14 +30,11 @@ import torch
 
 from ..arguments import as_image, as_trained_model
 from ..events import Progress, run_generator
-from ..training.losses import GaussianLikelihood
 from ..validation import as_image_stack
 from .config import SamplingConfig, sampling_config
-from .detail import restore_detail
-from .dihedral import augment, augmentations, unaugment, view_shapes
-from .posterior import SampleCount, sample_plane
-from .runtime import decode_precision, plan_views, resolve_device, tile_context
-from .tiling import TileGrid
+from .planes import PlaneSampler
+from .posterior import SampleCount
+from .runtime import decode_precision, resolve_device
 
 if TYPE_CHECKING:
     from ..model.bundle import TrainedModel
@@ -71,59 +68,6 @@ class Prediction:
     uncertainty: np.ndarray | None = None
     samples: np.ndarray | None = None
     settings: SamplingConfig | None = None
-
-
-class _PosteriorImages:
-    """The results of a stack ``(N, Y, X)``, filled plane by plane (numpy float32).
-
-    The first augmentation of a plane is stored as it is; every further one is pooled
-    with it as one set of samples (law of total variance, with a Welford update over the
-    augmentations' means): `spread` sums the variances until :meth:`finish_plane`.
-    """
-
-    def __init__(
-        self, shape: tuple[int, int, int], *, uncertainty: bool, map_estimate: bool, keep: int
-    ) -> None:
-        self.mmse = np.empty(shape, np.float32)
-        self.spread = np.empty_like(self.mmse) if uncertainty else None
-        self.map = np.empty_like(self.mmse) if map_estimate else None
-        self.samples = np.empty((keep, *shape), np.float32)
-
-    def store(self, index: int, blend: Any) -> None:
-        """Keep the (un-augmented) blended results of plane `index`."""
-        self.mmse[index] = blend.mean
-        if self.spread is not None:
-            self.spread[index] = blend.variance
-        if self.map is not None:
-            self.map[index] = blend.map
-        if blend.samples is not None:
-            self.samples[:, index] = blend.samples
-
-    def pool(self, index: int, count: int, mean: np.ndarray, variance: np.ndarray | None) -> None:
-        """Pool the `count`-th augmentation's (restored) `mean` and `variance` of a plane."""
-        delta = mean - self.mmse[index]
-        self.mmse[index] += delta / count
-        if self.spread is not None:
-            self.spread[index] += variance
-            self.spread[index] += delta * (mean - self.mmse[index])
-
-    def finish_plane(self, index: int, n_augmentations: int) -> None:
-        """Turn the plane's summed variances into the standard deviation of all samples."""
-        if self.spread is not None:
-            spread = self.spread[index]
-            spread /= n_augmentations
-            np.sqrt(np.clip(spread, 0.0, None, out=spread), out=spread)
-
-    def prediction(self, shape: tuple[int, ...], settings: SamplingConfig) -> Prediction:
-        """Return the results in the input's `shape`, with the `settings` they used."""
-        keep = settings.keep_samples
-        return Prediction(
-            mmse=self.mmse.reshape(shape),
-            map=None if self.map is None else self.map.reshape(shape),
-            uncertainty=None if self.spread is None else self.spread.reshape(shape),
-            samples=self.samples.reshape((keep, *shape)) if keep else None,
-            settings=settings,
-        )
 
 
 def iter_sample_posterior(
@@ -205,9 +149,9 @@ def iter_sample_posterior(
     if getattr(model, "noise_model", None) is not None:
         model.noise_model.check_signal_range(planes)
     torch_device = resolve_device(device)
-    views = view_shapes(planes.shape, settings.tta)
-    plans = plan_views(views, settings, model.network, device=torch_device)
-    return _run(planes, shape, model, settings, torch_device, plans)
+    # Planning the tiles now names a tile overlap that does not fit before any work.
+    sampler = PlaneSampler(model, settings, planes.shape[1:], device=torch_device)
+    return _run(planes, shape, sampler)
 
 
 def sample_posterior(
@@ -243,47 +187,25 @@ def sample_posterior(
 
 
 def _run(
-    planes: np.ndarray,
-    shape: tuple[int, ...],
-    model: TrainedModel,
-    settings: SamplingConfig,
-    device: torch.device,
-    plans: dict[tuple[int, ...], tuple[TileGrid, int]],
+    planes: np.ndarray, shape: tuple[int, ...], sampler: PlaneSampler
 ) -> Generator[Progress, None, Prediction]:
-    context = tile_context(model, seed=settings.seed, device=device)
-    transforms = augmentations(settings.tta)
-    views = view_shapes(planes.shape, settings.tta)
-    count = SampleCount(
-        len(planes) * sum(len(plans[view][0]) for view in views) * settings.n_samples
-    )
-    images = _PosteriorImages(
-        planes.shape,
-        uncertainty=settings.uncertainty,
-        map_estimate=settings.map_estimate,
-        keep=settings.keep_samples,
-    )
+    settings = sampler.settings
+    count = SampleCount(len(planes) * sampler.samples_per_plane)
+    stacks: dict[str, np.ndarray] = {}
     for index, plane in enumerate(planes):
-        for augmentation, (turns, flip) in enumerate(transforms):
-            view = augment(plane, turns, flip)
-            blend = yield from sample_plane(
-                view,
-                plans[view.shape],
-                context,
-                settings,
-                stream=(index, augmentation),
-                count=count,
-            )
-            if augmentation == 0:
-                images.store(index, blend)
-            else:
-                variance = (
-                    None if blend.variance is None else unaugment(blend.variance, turns, flip)
-                )
-                images.pool(index, augmentation + 1, unaugment(blend.mean, turns, flip), variance)
-        images.finish_plane(index, len(transforms))
-    prediction = images.prediction(shape, settings)
-    if not settings.restore_detail:
-        return prediction
-    likelihood = model.noise_model or GaussianLikelihood(model.gaussian_sigma)
-    restored, _ = restore_detail(prediction.mmse.reshape(planes.shape), planes, likelihood)
-    return replace(prediction, restored=restored.reshape(shape))
+        results = yield from sampler.iter_plane(plane, index, count)
+        for name, result in results.items():
+            if name not in stacks:
+                layout = (len(planes), *result.shape)
+                stacks[name] = np.empty(layout, np.float32)
+            stacks[name][index] = result
+    keep = settings.keep_samples
+    images = {
+        name: (
+            stack.swapaxes(0, 1).reshape((keep, *shape))
+            if name == "samples"
+            else stack.reshape(shape)
+        )
+        for name, stack in stacks.items()
+    }
+    return Prediction(**images, settings=settings)

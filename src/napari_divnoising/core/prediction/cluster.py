@@ -1,0 +1,179 @@
+"""Predict the planes of a stack on a dask.distributed cluster.
+
+One task per plane: the worker opens the stack itself (from its :class:`~..stacks.
+StackSource`), samples the plane and writes its results into the shared OME-Zarr outputs
+(:class:`~.chunked.ChunkedOutput`), so no pixel travels through the scheduler. The model
+is sent to every worker once (``scatter(broadcast=True)``); each worker keeps its copy of
+the network prepared for sampling between tasks and gives torch as many threads as the
+worker has. Progress follows the tasks as they finish; the dask dashboard shows them as
+usual. A lost worker's planes are run again by dask; a lost client leaves the finished
+planes marked done for the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError, RunFailedError
+from ..events import Progress
+from ..optional import import_bigdata
+
+if TYPE_CHECKING:
+    from ..model.bundle import TrainedModel
+    from ..stacks import StackSource
+    from .chunked import ChunkedOutput
+    from .config import SamplingConfig
+
+__all__ = ["connect", "iter_on_cluster"]
+
+_STAGE = "predicting planes"
+#: Seconds to wait for a scheduler before saying it cannot be reached.
+CONNECT_TIMEOUT_S = 15
+#: Per worker process: the samplers prepared for its tasks (one per model and settings).
+_SAMPLERS: dict[tuple, Any] = {}
+
+
+@contextlib.contextmanager
+def connect(scheduler: str, *, n_workers: int | None = None) -> Iterator[Any]:
+    """Yield a dask.distributed client for `scheduler`; close it (and a local cluster).
+
+    Parameters
+    ----------
+    scheduler : str
+        ``"local"`` (start a ``LocalCluster`` on this machine), a scheduler address
+        (``"tcp://HOST:PORT"``) or the path of a scheduler file (``dask scheduler
+        --scheduler-file``, as dask-jobqueue and ``dask-mpi`` write).
+    n_workers : int, optional
+        For ``"local"``: worker processes (default: one per core), one thread each.
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    InputError
+        If distributed is not installed, or the scheduler cannot be reached in time.
+    """
+    distributed = import_bigdata("distributed", purpose="a dask cluster (--scheduler)")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
+    if scheduler == "local":
+        workers = n_workers or os.cpu_count() or 1
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    where = {"address": scheduler}
+    if "://" not in scheduler:
+        if not Path(scheduler).is_file():
+            raise InputError(
+                f"--scheduler {scheduler}: not 'local', an address like tcp://HOST:8786, "
+                "or an existing scheduler file"
+            )
+        where = {"scheduler_file": scheduler}
+    try:
+        client = Client(**where, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as err:
+        raise InputError(
+            f"cannot reach the dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S} s "
+            f"({err.__class__.__name__}); is it running, and is the address right?"
+        ) from err
+    with client:
+        yield client
+
+
+def iter_on_cluster(
+    client: Any,
+    source: StackSource,
+    model: TrainedModel,
+    output: ChunkedOutput,
+    todo: list[int],
+    *,
+    settings: SamplingConfig,
+    device: str | None,
+) -> Generator[Progress, None, int]:
+    """Compute the planes `todo` as tasks of `client`; yield progress; return how many.
+
+    Closing the generator (a Stop) cancels the tasks not finished yet.
+
+    Raises
+    ------
+    RunFailedError
+        If a plane fails (its error is named with the plane).
+    """
+    from distributed import as_completed
+
+    shared_model = client.scatter(model.to("cpu"), broadcast=True, hash=False)
+    futures = [
+        client.submit(
+            _predict_plane,
+            source,
+            shared_model,
+            output,
+            index,
+            settings,
+            device,
+            key=f"divnoising-{output.stem}-plane-{index}",
+            pure=False,
+        )
+        for index in todo
+    ]
+    try:
+        for done, future in enumerate(as_completed(futures), start=1):
+            if future.status == "error":
+                index = todo[futures.index(future)]
+                raise RunFailedError(f"plane {index} failed: {future.exception()}")
+            yield Progress(_STAGE, done, len(todo), status=f"{done}/{len(todo)} planes")
+    finally:
+        client.cancel([future for future in futures if not future.done()])
+    return len(todo)
+
+
+def _predict_plane(
+    source: StackSource,
+    model: TrainedModel,
+    output: ChunkedOutput,
+    index: int,
+    settings: SamplingConfig,
+    device: str | None,
+) -> int:
+    """Sample plane `index` on a worker and write its results; return the index."""
+    from ..events import run_generator
+    from ..stacks import open_source
+    from .posterior import SampleCount
+
+    stack = open_source(source)
+    sampler = _sampler(model, settings, stack.plane_shape, device)
+    plane = stack.read_plane(index)
+    results = run_generator(sampler.iter_plane(plane, index, SampleCount(0)))
+    output.store_plane(index, results)
+    return index
+
+
+def _sampler(
+    model: TrainedModel, settings: SamplingConfig, shape: tuple[int, int], device: str | None
+) -> Any:
+    """Return this worker's sampler for the model and settings, prepared once."""
+    import torch
+    from distributed import get_worker
+
+    from .planes import PlaneSampler
+    from .runtime import resolve_device
+
+    key = (id(model), settings, shape, device)
+    if key not in _SAMPLERS:
+        _SAMPLERS.clear()  # one at a time: a new model or settings replaces the last
+        # The worker runs as many planes at once as it has threads: one torch thread each
+        # keeps the cores it was given busy without oversubscribing them.
+        get_worker()  # raises outside a worker: this is a task function
+        torch.set_num_threads(1)
+        _SAMPLERS[key] = PlaneSampler(model, settings, shape, device=resolve_device(device))
+    return _SAMPLERS[key]

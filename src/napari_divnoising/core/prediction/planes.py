@@ -1,0 +1,137 @@
+"""The posterior of one plane: every result of :func:`.sampling.iter_sample_posterior`.
+
+A stack is denoised plane by plane, each plane on its own: its latent noise is seeded by
+(seed, plane index, augmentation), so a plane's results depend only on its pixels, its
+index in the stack and the settings — not on which process computes it, in which order, or
+with which tile and batch size. That is what lets a big stack be split over the processes
+of a cluster (:mod:`.chunked`) and give the in-process result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..events import Progress
+from ..training.losses import GaussianLikelihood
+from .detail import restore_detail
+from .dihedral import augment, augmentations, unaugment, view_shapes
+from .posterior import SampleCount, sample_plane
+from .runtime import plan_views, resolve_device, tile_context
+
+if TYPE_CHECKING:
+    from ..model.bundle import TrainedModel
+    from .config import SamplingConfig
+
+__all__ = ["RESULT_NAMES", "PlaneSampler", "result_names"]
+
+#: Every result a prediction can return, in the order they are listed and written.
+RESULT_NAMES = ("mmse", "restored", "map", "uncertainty", "samples")
+
+
+def result_names(settings: SamplingConfig) -> list[str]:
+    """Return the results that `settings` ask for, in :data:`RESULT_NAMES` order."""
+    wanted = {
+        "mmse": True,
+        "restored": settings.restore_detail,
+        "map": settings.map_estimate,
+        "uncertainty": settings.uncertainty,
+        "samples": settings.keep_samples > 0,
+    }
+    return [name for name in RESULT_NAMES if wanted[name]]
+
+
+class PlaneSampler:
+    """Sample the posterior of planes of one shape with one model and one set of settings.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The trained model.
+    settings : SamplingConfig
+        What to draw and return.
+    plane_shape : tuple of int
+        ``(Y, X)`` of every plane it will see.
+    device : torch.device or str or None
+        Where to sample (None: a GPU if there is one, else the CPU).
+    """
+
+    def __init__(
+        self,
+        model: TrainedModel,
+        settings: SamplingConfig,
+        plane_shape: tuple[int, int],
+        *,
+        device: torch.device | str | None,
+    ) -> None:
+        device = resolve_device(device)
+        self.settings = settings
+        self.transforms = augmentations(settings.tta)
+        views = view_shapes((1, *plane_shape), settings.tta)
+        self.plans = plan_views(views, settings, model.network, device=device)
+        self.context = tile_context(model, seed=settings.seed, device=device)
+        self.likelihood = model.noise_model or GaussianLikelihood(model.gaussian_sigma)
+        self.samples_per_plane = settings.n_samples * sum(
+            len(self.plans[view][0]) for view in views
+        )
+
+    def iter_plane(
+        self, plane: np.ndarray, index: int, count: SampleCount
+    ) -> Generator[Progress, None, dict[str, np.ndarray]]:
+        """Sample plane number `index` of its stack; yield progress, return its results.
+
+        Parameters
+        ----------
+        plane : ndarray of float32, shape (Y, X)
+            The noisy plane, validated.
+        index : int
+            Its position in the stack: part of its latent noise's seed.
+        count : SampleCount
+            Counts the samples of the whole job.
+
+        Returns
+        -------
+        dict of str to ndarray
+            The results of :func:`result_names`, float32; ``samples`` has the sample axis
+            first.
+        """
+        settings = self.settings
+        results: dict[str, np.ndarray] = {}
+        spread = None
+        for augmentation, (turns, flip) in enumerate(self.transforms):
+            view = augment(plane, turns, flip)
+            blend = yield from sample_plane(
+                view,
+                self.plans[view.shape],
+                self.context,
+                settings,
+                stream=(index, augmentation),
+                count=count,
+            )
+            if augmentation == 0:
+                results["mmse"] = blend.mean.copy()
+                spread = None if blend.variance is None else blend.variance.copy()
+                if blend.map is not None:
+                    results["map"] = blend.map
+                if blend.samples is not None:
+                    results["samples"] = blend.samples
+                continue
+            # Pool the augmentations as one set of samples: Welford over their means and
+            # the law of total variance for the spread.
+            mean = unaugment(blend.mean, turns, flip)
+            delta = mean - results["mmse"]
+            results["mmse"] += delta / (augmentation + 1)
+            if spread is not None:
+                spread += unaugment(blend.variance, turns, flip)
+                spread += delta * (mean - results["mmse"])
+        if spread is not None:
+            spread /= len(self.transforms)
+            results["uncertainty"] = np.sqrt(np.clip(spread, 0.0, None))
+        if settings.restore_detail:
+            results["restored"], _ = restore_detail(results["mmse"], plane, self.likelihood)
+        return {
+            name: results[name].astype(np.float32, copy=False) for name in result_names(settings)
+        }

@@ -1,0 +1,203 @@
+"""Predict a stack of any size into OME-Zarr: in this process, or on a dask cluster.
+
+The one recipe behind ``divnoising predict --format ome-zarr``, the Sampling dock's
+"whole stack" and :meth:`~napari_divnoising.api.DivNoising.predict_to_zarr`. Memory is
+bounded by one plane per process, whatever the stack's size; a stopped run resumes
+where it stopped (see :mod:`.chunked`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..arguments import as_trained_model
+from ..errors import InputError
+from ..events import Progress, run_generator
+from .chunked import (
+    StackPrediction,
+    check_stack,
+    create_output,
+    iter_in_process,
+    plan_output,
+    run_identity,
+)
+from .config import sampling_config
+
+if TYPE_CHECKING:
+    from ..model.bundle import TrainedModel
+    from ..stacks import Stack
+    from .chunked import ChunkedOutput
+    from .config import SamplingConfig
+
+__all__ = ["iter_predict_to_zarr", "predict_to_zarr"]
+
+
+def _as_stack(image: Any, axes: str | None) -> Stack:
+    from ..stacks import Stack, open_stack, stack_from_array
+
+    if isinstance(image, Stack):
+        return image
+    if isinstance(image, str | os.PathLike):
+        return open_stack(image, axes=axes)
+    return stack_from_array(image, axes=axes)
+
+
+def _stem(stack: Stack) -> str:
+    name = Path(stack.name).name
+    for suffix in (".ome.zarr", ".zarr", ".ome.tiff", ".ome.tif", ".tiff", ".tif", ".npy"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or "image"
+    return name or "image"
+
+
+def iter_predict_to_zarr(
+    image: Any,
+    model: TrainedModel | str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    axes: str | None = None,
+    stem: str | None = None,
+    overwrite: bool = False,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    device: str | None = None,
+    model_file: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Generator[Progress, None, StackPrediction]:
+    """Sample the posterior of every plane of a stack into OME-Zarr images, resumably.
+
+    Inputs and outputs are checked when this function is called, before any work.
+
+    Parameters
+    ----------
+    image : path-like, array or Stack
+        A TIFF, ``.npy``, zarr / OME-Zarr or folder of images (opened lazily), or a numpy,
+        dask or zarr array (a napari layer's data).
+    model : TrainedModel or path-like
+        The trained model, or its ``.divnoising`` file.
+    folder : path-like
+        The output folder; ``<stem>_<result>.ome.zarr`` are written there.
+    axes : str, optional
+        The input's axes, one letter per axis (default: from its metadata).
+    stem : str, optional
+        The outputs' prefix (default: the input's name without its suffix).
+    overwrite : bool
+        Replace outputs of another model or other settings (never a foreign store).
+    scheduler : str, optional
+        ``"local"``, ``"tcp://HOST:PORT"`` or a scheduler file: run the planes on a dask
+        cluster (see :func:`.cluster.connect`); None: in this process. Needs a path input.
+    n_workers : int, optional
+        Worker processes of a ``"local"`` cluster.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"``; default: a GPU if there is one.
+    model_file : path-like, optional
+        Recorded as the model's file when `model` is a loaded model.
+    **options
+        Sampling settings (:class:`~.config.SamplingConfig`: ``n_samples``, ``seed``, …).
+
+    Returns
+    -------
+    Generator
+        Yields :class:`~napari_divnoising.core.events.Progress`; returns a
+        :class:`~.chunked.StackPrediction`.
+
+    Raises
+    ------
+    InputError
+        If the input cannot be read or is not a stack of planes, the scheduler cannot be
+        reached, or a cluster is asked for an in-memory input.
+    OutputError
+        If the outputs exist from another run (without `overwrite`), or cannot be written.
+    SettingsError
+        If a setting is out of range.
+    """
+    from ..provenance import software_record
+
+    settings = sampling_config(**options)
+    if isinstance(model, str | os.PathLike):
+        model_file = model
+    model = as_trained_model(model)
+    stack = _as_stack(image, axes)
+    if scheduler is not None and stack.source is None:
+        raise InputError(
+            "a dask cluster reads the stack from disk: give a file, zarr store or folder "
+            "(save the layer as OME-Zarr first)"
+        )
+    check_stack(stack, model)
+    identity = run_identity(model, settings, stack)
+    output, resume = plan_output(
+        stack, folder, identity, settings=settings, stem=stem or _stem(stack), overwrite=overwrite
+    )
+    extra = {
+        "model_file": None if model_file is None else str(Path(model_file).resolve()),
+        "software": software_record(),
+    }
+    create = functools.partial(
+        create_output,
+        output,
+        stack,
+        identity,
+        settings=settings,
+        resume=resume,
+        extra_record=extra,
+    )
+    return _run(stack, model, output, create, settings, scheduler, n_workers, device)
+
+
+def _run(
+    stack: Stack,
+    model: TrainedModel,
+    output: ChunkedOutput,
+    create: Callable[[], None],
+    settings: SamplingConfig,
+    scheduler: str | None,
+    n_workers: int | None,
+    device: str | None,
+) -> Generator[Progress, None, StackPrediction]:
+    create()
+    done = output.done_planes()
+    todo = [index for index in range(stack.n_planes) if index not in done]
+    if done:
+        yield Progress(
+            "resuming",
+            len(done),
+            stack.n_planes,
+            message=f"{len(done)} of {stack.n_planes} planes already done; computing {len(todo)}",
+        )
+    computed = 0
+    if todo and scheduler is None:
+        computed = yield from iter_in_process(
+            stack, model, output, todo, settings=settings, device=device
+        )
+    elif todo:
+        from .cluster import connect, iter_on_cluster
+
+        with connect(scheduler, n_workers=n_workers) as client:
+            computed = yield from iter_on_cluster(
+                client, stack.source, model, output, todo, settings=settings, device=device
+            )
+    output.finish()
+    images = {name: output.image_path(name) for name in output.names}
+    return StackPrediction(images, output.record_path, stack.n_planes, computed)
+
+
+def predict_to_zarr(image: Any, model: Any, folder: Any, **options: Any) -> StackPrediction:
+    """Blocking form of :func:`iter_predict_to_zarr` (same arguments).
+
+    Parameters
+    ----------
+    image, model, folder
+        As for :func:`iter_predict_to_zarr`.
+    **options
+        Its keyword arguments.
+
+    Returns
+    -------
+    StackPrediction
+    """
+    progress = options.pop("progress", None)
+    return run_generator(iter_predict_to_zarr(image, model, folder, **options), progress)

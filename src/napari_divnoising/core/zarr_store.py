@@ -1,0 +1,158 @@
+"""Results as OME-Zarr images, written one plane at a time.
+
+Each result of a prediction (MMSE, restored, MAP, uncertainty, samples) is one OME-Zarr
+image (NGFF 0.5, one resolution level ``"0"``) with one chunk per plane, so a plane is
+written without reading or holding any other. zarr writes each chunk to a temporary file
+and renames it into place, so a killed process never leaves a half-written chunk; whether
+a plane is *done* is recorded separately (see :mod:`.prediction.chunked`).
+
+The image's attributes carry, under ``"napari_divnoising"``, the run's record: the model,
+the settings and the software that made it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import OutputError, SettingsError
+from .optional import import_bigdata
+
+__all__ = [
+    "RECORD_KEY",
+    "create_result_image",
+    "ome_axes",
+    "read_record",
+    "result_array",
+    "write_plane",
+]
+
+#: The attribute of each result image that records how it was made.
+RECORD_KEY = "napari_divnoising"
+_LEVEL = "0"
+_OME = {
+    "T": {"name": "t", "type": "time"},
+    "Z": {"name": "z", "type": "space"},
+    "Y": {"name": "y", "type": "space"},
+    "X": {"name": "x", "type": "space"},
+}
+
+
+def ome_axes(axes: str | None, ndim: int, *, samples: bool = False) -> list[dict[str, str]]:
+    """Return the OME axes of a result of `ndim` dimensions whose planes have `axes`.
+
+    Parameters
+    ----------
+    axes : str or None
+        Letters of the input's plane layout (``"TZYX"``); None when unknown.
+    ndim : int
+        Dimensions of the result (with the sample axis, for samples).
+    samples : bool
+        Whether the first axis holds posterior samples.
+
+    Returns
+    -------
+    list of dict
+        One ``{"name", "type"}`` entry per axis (planes of unknown kind are ``"q"``,
+        without a type).
+
+    Raises
+    ------
+    SettingsError
+        If more than one axis would lack an OME type (NGFF allows one).
+    """
+    letters = axes or "Q" * (ndim - 2 - samples) + "YX"
+    entries = [_OME.get(letter, {"name": letter.lower()}) for letter in letters]
+    if samples:
+        entries.insert(0, {"name": "sample"})
+    if sum("type" not in entry for entry in entries) > 1:
+        raise SettingsError(
+            "kept samples of a stack whose plane axes are unknown cannot be written as "
+            "OME-Zarr (it allows one axis of unknown kind); give the stack's axes (e.g. "
+            "--axes TYX or ZYX) or keep no samples"
+        )
+    return [dict(entry) for entry in entries]
+
+
+def create_result_image(
+    path: str | os.PathLike,
+    *,
+    shape: tuple[int, ...],
+    axes: list[dict[str, str]],
+    scale: dict[str, float],
+    name: str,
+    record: dict[str, Any],
+) -> None:
+    """Create an empty OME-Zarr image for one result, chunked one plane per chunk.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The ``.ome.zarr`` folder; must not exist.
+    shape : tuple of int
+        The result's shape.
+    axes : list of dict
+        From :func:`ome_axes`.
+    scale : dict of str to float
+        Pixel size per OME axis name (missing ones are 1).
+    name : str
+        The image's name (``"mmse"``).
+    record : dict
+        How the result is made (model, settings, software), stored as an attribute.
+
+    Raises
+    ------
+    OutputError
+        If the folder exists or cannot be written.
+    """
+    zarr = import_bigdata("zarr", purpose="writing OME-Zarr")
+    writer = import_bigdata("ome_zarr.writer", purpose="writing OME-Zarr")
+
+    try:
+        group = zarr.open_group(str(path), mode="w-")
+        # NaN marks a plane not written yet: never mistaken for a result.
+        group.create_array(
+            _LEVEL,
+            shape=shape,
+            chunks=(1,) * (len(shape) - 2) + tuple(shape[-2:]),
+            dtype=np.float32,
+            fill_value=np.nan,
+            dimension_names=[axis["name"] for axis in axes],
+        )
+        transform = [{"type": "scale", "scale": [scale.get(a["name"], 1.0) for a in axes]}]
+        writer.write_multiscales_metadata(
+            group, [{"path": _LEVEL, "coordinateTransformations": transform}], axes=axes, name=name
+        )
+        group.attrs[RECORD_KEY] = record
+    except (OSError, FileExistsError, zarr.errors.ContainsGroupError) as err:
+        raise OutputError(f"cannot create {path}: {err}") from err
+
+
+def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
+    """Return the record of a result image, or None if `path` holds none (foreign)."""
+    zarr = import_bigdata("zarr", purpose="reading OME-Zarr")
+    try:
+        record = zarr.open_group(str(path), mode="r").attrs.get(RECORD_KEY)
+    except Exception:  # not a zarr group at all: zarr raises many types
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def result_array(path: str | os.PathLike) -> Any:
+    """Return the level-0 zarr array of a result image, for writing."""
+    zarr = import_bigdata("zarr", purpose="writing OME-Zarr")
+    return zarr.open_array(str(Path(path) / _LEVEL), mode="r+")
+
+
+def write_plane(array: Any, index: tuple[int, ...], plane: np.ndarray) -> None:
+    """Write one plane (or, for samples, one plane of every sample) of a result."""
+    try:
+        if array.ndim == len(index) + 3:  # samples: (K, ..., Y, X)
+            array[(slice(None), *index)] = plane
+        else:
+            array[index] = plane
+    except OSError as err:
+        raise OutputError(f"cannot write plane {index} of {array.store}: {err}") from err

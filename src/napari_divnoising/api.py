@@ -24,6 +24,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .core.model.bundle import TrainedModel
     from .core.noise_model import NoiseModel
+    from .core.prediction.chunked import StackPrediction
     from .core.prediction.sampling import Prediction
 
 __all__ = ["DivNoising"]
@@ -185,6 +186,34 @@ class DivNoising:
 
         options.setdefault("device", self.device)
         return sample_posterior(image, self._trained(), **options)
+
+    def predict_to_zarr(
+        self, image: Any, folder: str | os.PathLike, **options: Any
+    ) -> StackPrediction:
+        """Denoise a stack of any size into OME-Zarr images, plane by plane, resumably.
+
+        Parameters
+        ----------
+        image : path-like or array
+            A TIFF, zarr / OME-Zarr store or folder of images (read lazily), or a numpy
+            or dask array.
+        folder : path-like
+            Where ``<stem>_mmse.ome.zarr`` (and the other results) are written.
+        **options
+            Keyword options of
+            :func:`~napari_divnoising.core.prediction.to_zarr.iter_predict_to_zarr`
+            (``axes``, ``scheduler``, ``n_workers``, ``overwrite``, ``n_samples``,
+            ``seed``, ``progress``, …).
+
+        Returns
+        -------
+        StackPrediction
+            The images written, and how many planes this call computed.
+        """
+        from .core.prediction.to_zarr import predict_to_zarr
+
+        options.setdefault("device", self.device)
+        return predict_to_zarr(image, self._trained(), folder, **options)
 
     def mmse(self, image: np.ndarray, *, n_samples: int = 100, **options: Any) -> np.ndarray:
         """Return the MMSE estimate (mean of `n_samples` posterior samples) of `image`."""

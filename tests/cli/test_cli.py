@@ -8,24 +8,6 @@ from napari_divnoising.cli import main
 from napari_divnoising.core.model.bundle import load_model
 from napari_divnoising.core.noise_model import load_noise_model
 
-TINY_TRAINING = ["--max-epochs", "2", "--patch-size", "32", "--batch-size", "4", "--seed", "0"]
-
-
-@pytest.fixture(scope="module")
-def noise_model_file(sample, tmp_path_factory):
-    out = tmp_path_factory.mktemp("nm") / "nm.npz"
-    argv = ["fit-noise-model", "--calibration", str(sample["calibration"])]
-    assert main([*argv, "--out", str(out), "--iterations", "30", "--quiet"]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def model_file(sample, noise_model_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("model") / "model.divnoising"
-    argv = ["train", str(sample["noisy"]), "--noise-model", str(noise_model_file)]
-    assert main([*argv, "--out", str(out), *TINY_TRAINING, "--quiet"]) == 0
-    return out
-
 
 @pytest.mark.parametrize("command", ["fit-noise-model", "train", "predict", "evaluate", "demo"])
 def test_every_command_has_help(command, capsys):

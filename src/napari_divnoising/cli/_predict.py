@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core.prediction.config import MIN_TILE_SIZE, SamplingConfig
 from ._noise_model import add_axes_option, checked_axes
-from ._progress import drive, user_errors
+from ._progress import CommandError, drive, user_errors
 from ._settings import add_setting, setting_flags, settings_from
 
 #: Each SamplingConfig field the command sets: its option, help text and metavar.
@@ -46,7 +46,13 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("model", type=Path, metavar="MODEL", help="trained model (.divnoising)")
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="noisy TIFF images")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        metavar="IMAGES",
+        help="noisy images: TIFF or .npy files, zarr / OME-Zarr stores, folders of images",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     add_axes_option(
         parser,
@@ -55,6 +61,23 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
     )
     for name, flag, text, metavar in SETTING_OPTIONS:
         add_setting(parser, SamplingConfig, name, flag, help=text, **metavar)
+    parser.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "tiff", "ome-zarr"],
+        help="tiff: one TIFF per result, computed in memory; ome-zarr: <stem>_<result>.ome.zarr "
+        "written plane by plane, any stack size, resumable (auto: ome-zarr for zarr stores, "
+        "folders and --scheduler, else tiff)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="WHERE",
+        help="run the planes on a dask cluster: 'local' (this machine), tcp://HOST:PORT or a "
+        "scheduler file (dask-jobqueue, dask-mpi); writes OME-Zarr",
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes of --scheduler local"
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -110,6 +133,63 @@ def write_record(path: Path, settings: SamplingConfig, model_path: Path) -> None
         temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
+def output_format(arguments: argparse.Namespace) -> str:
+    """Return ``"tiff"`` or ``"ome-zarr"``: what ``--format`` asks, or suits the inputs."""
+    from ..core.stacks import is_zarr
+
+    if arguments.format == "tiff" and arguments.scheduler is not None:
+        raise CommandError("--scheduler writes OME-Zarr; drop --format tiff")
+    if arguments.workers is not None and arguments.scheduler != "local":
+        raise CommandError("--workers sets the size of --scheduler local; add --scheduler local")
+    if arguments.format != "auto":
+        return arguments.format
+    stacks = any(is_zarr(path) or path.is_dir() for path in arguments.images)
+    return "ome-zarr" if stacks or arguments.scheduler is not None else "tiff"
+
+
+def run_to_zarr(arguments: argparse.Namespace, settings: SamplingConfig) -> None:
+    """Predict every stack plane by plane into OME-Zarr (resuming earlier runs)."""
+    from ..core.prediction.to_zarr import iter_predict_to_zarr, output_stem
+
+    options = settings.model_dump(exclude={"version"})
+    stems = {}
+    with user_errors():
+        from ..core.model.bundle import load_model
+
+        model = load_model(arguments.model)
+        runs = []
+        for path in arguments.images:  # every input and output checked before any work
+            stem = output_stem(path)
+            if stem in stems:
+                raise CommandError(
+                    f"{stems[stem]} and {path} would both write {stem}_*.ome.zarr; "
+                    "give the inputs different names or use separate output folders"
+                )
+            stems[stem] = path
+            runs.append(
+                iter_predict_to_zarr(
+                    path,
+                    model,
+                    arguments.out,
+                    axes=checked_axes(arguments),
+                    overwrite=arguments.overwrite,
+                    scheduler=arguments.scheduler,
+                    n_workers=arguments.workers,
+                    device=arguments.device,
+                    stem=stem,
+                    model_file=arguments.model,
+                    **options,
+                )
+            )
+        for run in runs:
+            result = drive(run, quiet=arguments.quiet)
+            reused = result.n_planes - result.computed
+            earlier = f", {reused} done by an earlier run" if reused else ""
+            print(f"{result.computed} of {result.n_planes} planes computed{earlier}")
+            for path in [*result.images.values(), result.record]:
+                print(f"wrote {path}")
+
+
 def run(arguments: argparse.Namespace) -> None:
     """Predict every image and write the results."""
     from ..core.io import check_planes, read_planes, write_tiff
@@ -117,6 +197,9 @@ def run(arguments: argparse.Namespace) -> None:
     from ..core.prediction.sampling import iter_sample_posterior
 
     settings = sampling_settings(arguments)
+    if output_format(arguments) == "ome-zarr":
+        run_to_zarr(arguments, settings)
+        return
     axes = checked_axes(arguments)
     check_outputs(arguments, settings)
     options = settings.model_dump(exclude={"version"})

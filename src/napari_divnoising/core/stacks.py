@@ -1,10 +1,9 @@
 """Stacks larger than memory: TIFF, zarr, OME-Zarr and folders of images, opened lazily.
 
 :func:`open_stack` reads a file's header and axes, never its pixels: the planes come out
-as a dask array ``(N, Y, X)`` whose chunks are read when a plane is asked for, so a
-200 GB time-lapse costs the memory of one plane. A TIFF is read through tifffile's zarr
-store (page by page), a zarr array or OME-Zarr image through zarr (chunk by chunk, its
-axes and pixel sizes taken from the OME metadata), a folder file by file.
+as a dask array ``(N, Y, X)`` whose chunks are read when a plane is asked for: a TIFF
+page by page (tifffile's zarr store), a zarr array or OME-Zarr image chunk by chunk (with
+the OME axes and pixel sizes), a folder file by file.
 
 A :class:`StackSource` names where the stack lives and how its axes read; it is all another
 process (a dask worker) needs to open the same stack again.
@@ -24,11 +23,9 @@ from .axes import AXES_LETTERS, parse_axes, plane_layout, read_axes
 from .errors import InputError
 from .io import IMAGE_SUFFIXES, check_planes, image_files, read_planes
 from .optional import import_bigdata
+from .zarr_store import ome_letters, ome_multiscale
 
 __all__ = ["Stack", "StackSource", "is_zarr", "open_source", "open_stack", "stack_from_array"]
-
-#: OME-Zarr axis names and the letters this package gives them.
-_OME_LETTERS = {"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 
 
 @dataclass(frozen=True)
@@ -223,7 +220,7 @@ def _check_header(shape: tuple[int, ...], dtype: np.dtype, axes: str | None, nam
             f"{name} looks like an RGB(A) colour image (shape {shape}); DivNoising needs "
             "single-channel camera data — split the channels first, or give its axes"
         )
-    if math.prod(shape) == 0:
+    if 0 in shape:
         raise InputError(f"{name} holds no pixels (shape {shape})")
 
 
@@ -247,32 +244,6 @@ def _open_file(path: Path, source: StackSource) -> Stack:
     return _stack(array, axes, name=path.name, source=source)
 
 
-def _ome_multiscale(attributes: dict) -> dict | None:
-    """Return the first OME multiscale image of a group's attributes (NGFF 0.4 or 0.5)."""
-    multiscales = attributes.get("ome", {}).get("multiscales") or attributes.get("multiscales")
-    return multiscales[0] if multiscales else None
-
-
-def _ome_axes(multiscale: dict, name: str) -> tuple[str, dict[str, float]]:
-    """Return the OME image's axes as letters, and its level-0 pixel size per letter."""
-    names = [
-        axis if isinstance(axis, str) else axis.get("name", "?") for axis in multiscale["axes"]
-    ]
-    unknown = [axis for axis in names if axis.lower() not in _OME_LETTERS]
-    if unknown:
-        raise InputError(
-            f"{name} has OME axes {', '.join(names)}: DivNoising reads t, c, z, y, x; "
-            f"pass --axes to say how to read {', '.join(unknown)} (one letter per axis, "
-            f"from {AXES_LETTERS})"
-        )
-    letters = "".join(_OME_LETTERS[axis.lower()] for axis in names)
-    scale: dict[str, float] = {}
-    for transform in multiscale["datasets"][0].get("coordinateTransformations", []):
-        if transform.get("type") == "scale":
-            scale = {k: float(v) for k, v in zip(letters, transform["scale"], strict=False)}
-    return letters, scale
-
-
 def _open_zarr(path: Path, source: StackSource) -> Stack:
     zarr = import_bigdata("zarr", purpose="reading zarr stores")
 
@@ -282,13 +253,13 @@ def _open_zarr(path: Path, source: StackSource) -> Stack:
         raise InputError(f"cannot read {path} as zarr: {err}") from err
     axes, scale = source.axes, {}
     if isinstance(node, zarr.Group):
-        multiscale = _ome_multiscale(dict(node.attrs))
+        multiscale = ome_multiscale(dict(node.attrs))
         if multiscale is None:
             raise InputError(
                 f"{path} is a zarr group without OME-Zarr image metadata; "
                 "give the path of its array (e.g. {path}/0)"
             )
-        letters, scale = _ome_axes(multiscale, path.name) if axes is None else (axes, {})
+        letters, scale = ome_letters(multiscale, path.name) if axes is None else (axes, {})
         axes = letters
         node = node[multiscale["datasets"][0]["path"]]
     elif axes is None:

@@ -18,13 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OutputError, SettingsError
+from .axes import AXES_LETTERS
+from .errors import InputError, OutputError, SettingsError
 from .optional import import_bigdata
 
 __all__ = [
     "RECORD_KEY",
     "create_result_image",
     "ome_axes",
+    "ome_letters",
+    "ome_multiscale",
     "read_record",
     "result_array",
     "write_plane",
@@ -75,6 +78,36 @@ def ome_axes(axes: str | None, ndim: int, *, samples: bool = False) -> list[dict
             "--axes TYX or ZYX) or keep no samples"
         )
     return [dict(entry) for entry in entries]
+
+
+#: OME-Zarr axis names and the letters this package gives them.
+_OME_LETTERS = {"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
+
+
+def ome_multiscale(attributes: dict) -> dict | None:
+    """Return the first OME multiscale image of a group's attributes (NGFF 0.4 or 0.5)."""
+    multiscales = attributes.get("ome", {}).get("multiscales") or attributes.get("multiscales")
+    return multiscales[0] if multiscales else None
+
+
+def ome_letters(multiscale: dict, name: str) -> tuple[str, dict[str, float]]:
+    """Return the OME image's axes as letters, and its level-0 pixel size per letter."""
+    names = [
+        axis if isinstance(axis, str) else axis.get("name", "?") for axis in multiscale["axes"]
+    ]
+    unknown = [axis for axis in names if axis.lower() not in _OME_LETTERS]
+    if unknown:
+        raise InputError(
+            f"{name} has OME axes {', '.join(names)}: DivNoising reads t, c, z, y, x; "
+            f"pass --axes to say how to read {', '.join(unknown)} (one letter per axis, "
+            f"from {AXES_LETTERS})"
+        )
+    letters = "".join(_OME_LETTERS[axis.lower()] for axis in names)
+    scale: dict[str, float] = {}
+    for transform in multiscale["datasets"][0].get("coordinateTransformations", []):
+        if transform.get("type") == "scale":
+            scale = {k: float(v) for k, v in zip(letters, transform["scale"], strict=False)}
+    return letters, scale
 
 
 def create_result_image(

@@ -23,15 +23,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InputError, OutputError
-from ..events import Progress
+from ..errors import OutputError
 from ..io import atomic_path
 from ..zarr_store import create_result_image, ome_axes, read_record, result_array, write_plane
 from .planes import result_names
@@ -44,9 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChunkedOutput",
     "StackPrediction",
-    "check_stack",
     "create_output",
-    "iter_in_process",
     "plan_output",
     "run_identity",
 ]
@@ -283,45 +279,3 @@ def _remove(existing: list[Path]) -> None:
 def _write_json(path: Path, record: dict[str, Any]) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-
-
-def check_stack(stack: Stack, model: TrainedModel) -> None:
-    """Check a stack from its header and first plane, before any work.
-
-    Raises
-    ------
-    InputError
-        If its planes are smaller than the network's size multiple, or the first plane is
-        not finite or is constant.
-    """
-    multiple = int(model.network.size_multiple)
-    height, width = stack.plane_shape
-    if min(height, width) < multiple:
-        raise InputError(
-            f"the planes of {stack.name} are {height}×{width} pixels; at least "
-            f"{multiple}×{multiple} is needed"
-        )
-    first = stack.read_plane(0)
-    if model.noise_model is not None:
-        model.noise_model.check_signal_range(first, name=f"{stack.name} (first plane)")
-
-
-def iter_in_process(
-    stack: Stack,
-    model: TrainedModel,
-    output: ChunkedOutput,
-    todo: list[int],
-    *,
-    settings: SamplingConfig,
-    device: Any,
-) -> Generator[Progress, None, int]:
-    """Compute the planes `todo` in this process; yield progress; return how many."""
-    from .planes import PlaneSampler
-    from .posterior import SampleCount
-
-    sampler = PlaneSampler(model, settings, stack.plane_shape, device=device)
-    count = SampleCount(len(todo) * sampler.samples_per_plane)
-    for index in todo:
-        results = yield from sampler.iter_plane(stack.read_plane(index), index, count)
-        output.store_plane(index, results)
-    return len(todo)

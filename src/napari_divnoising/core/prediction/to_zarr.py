@@ -17,14 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..arguments import as_trained_model
 from ..errors import InputError
 from ..events import Progress, run_generator
-from .chunked import (
-    StackPrediction,
-    check_stack,
-    create_output,
-    iter_in_process,
-    plan_output,
-    run_identity,
-)
+from .chunked import StackPrediction, create_output, plan_output, run_identity
 from .config import sampling_config
 
 if TYPE_CHECKING:
@@ -33,7 +26,7 @@ if TYPE_CHECKING:
     from .chunked import ChunkedOutput
     from .config import SamplingConfig
 
-__all__ = ["iter_predict_to_zarr", "predict_to_zarr"]
+__all__ = ["iter_predict_to_zarr", "output_stem", "predict_to_zarr"]
 
 
 def _as_stack(image: Any, axes: str | None) -> Stack:
@@ -46,8 +39,15 @@ def _as_stack(image: Any, axes: str | None) -> Stack:
     return stack_from_array(image, axes=axes)
 
 
-def _stem(stack: Stack) -> str:
-    name = Path(stack.name).name
+def output_stem(name: str | os.PathLike) -> str:
+    """Return the prefix of the outputs of an input called `name` (its suffix dropped).
+
+    Examples
+    --------
+    >>> output_stem("data/embryo.ome.zarr")
+    'embryo'
+    """
+    name = Path(name).name
     for suffix in (".ome.zarr", ".zarr", ".ome.tiff", ".ome.tif", ".tiff", ".tif", ".npy"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)] or "image"
@@ -130,7 +130,12 @@ def iter_predict_to_zarr(
     check_stack(stack, model)
     identity = run_identity(model, settings, stack)
     output, resume = plan_output(
-        stack, folder, identity, settings=settings, stem=stem or _stem(stack), overwrite=overwrite
+        stack,
+        folder,
+        identity,
+        settings=settings,
+        stem=stem or output_stem(stack.name),
+        overwrite=overwrite,
     )
     extra = {
         "model_file": None if model_file is None else str(Path(model_file).resolve()),
@@ -201,3 +206,45 @@ def predict_to_zarr(image: Any, model: Any, folder: Any, **options: Any) -> Stac
     """
     progress = options.pop("progress", None)
     return run_generator(iter_predict_to_zarr(image, model, folder, **options), progress)
+
+
+def check_stack(stack: Stack, model: TrainedModel) -> None:
+    """Check a stack from its header and first plane, before any work.
+
+    Raises
+    ------
+    InputError
+        If its planes are smaller than the network's size multiple, or the first plane is
+        not finite or is constant.
+    """
+    multiple = int(model.network.size_multiple)
+    height, width = stack.plane_shape
+    if min(height, width) < multiple:
+        raise InputError(
+            f"the planes of {stack.name} are {height}×{width} pixels; at least "
+            f"{multiple}×{multiple} is needed"
+        )
+    first = stack.read_plane(0)
+    if model.noise_model is not None:
+        model.noise_model.check_signal_range(first, name=f"{stack.name} (first plane)")
+
+
+def iter_in_process(
+    stack: Stack,
+    model: TrainedModel,
+    output: ChunkedOutput,
+    todo: list[int],
+    *,
+    settings: SamplingConfig,
+    device: Any,
+) -> Generator[Progress, None, int]:
+    """Compute the planes `todo` in this process; yield progress; return how many."""
+    from .planes import PlaneSampler
+    from .posterior import SampleCount
+
+    sampler = PlaneSampler(model, settings, stack.plane_shape, device=device)
+    count = SampleCount(len(todo) * sampler.samples_per_plane)
+    for index in todo:
+        results = yield from sampler.iter_plane(stack.read_plane(index), index, count)
+        output.store_plane(index, results)
+    return len(todo)

@@ -135,11 +135,20 @@ def predict(model: Path, stack: Path, out: Path, samples: int, workers: int | No
     return result
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux), else what platform knows."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     model = save_model(default_model(), args.work / "default.divnoising")
-    cpu = platform.processor() or platform.machine()
+    cpu = cpu_name()
     print(f"CPU: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}")
     print(f"{args.samples} posterior samples per plane; planes of {SIDE}²")
     print("\nPeak memory, one process (RSS of the whole process tree)")

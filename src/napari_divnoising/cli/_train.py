@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..core.model.config import MODEL_SUFFIX
 from ..core.training.config import TrainingConfig
@@ -47,7 +48,14 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
             "training and still saves the best model so far."
         ),
     )
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="noisy TIFF images")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        metavar="IMAGES",
+        help="noisy images: TIFF or .npy files; zarr / OME-Zarr stores and folders are read "
+        "plane by plane while training (any size)",
+    )
     likelihood = parser.add_mutually_exclusive_group()
     likelihood.add_argument("--noise-model", type=Path, help="noise model file (.npz or .npy)")
     likelihood.add_argument(
@@ -68,9 +76,18 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def training_images(path: Path, axes: str | None) -> Any:
+    """Read a TIFF or .npy file; open a zarr store or folder lazily (read while training)."""
+    from ..core.io import read_planes
+    from ..core.stacks import open_stack
+
+    if path.is_dir():
+        return open_stack(path, axes=axes)
+    return read_planes(path, axes=axes)
+
+
 def run(arguments: argparse.Namespace) -> None:
     """Train and save the model."""
-    from ..core.io import read_planes
     from ..core.model.bundle import load_model, save_model
     from ..core.noise_model import load_noise_model
     from ..core.training.history import describe_history
@@ -92,7 +109,7 @@ def run(arguments: argparse.Namespace) -> None:
         suffixes=(MODEL_SUFFIX,),
     )
     with user_errors():
-        images = [read_planes(path, axes=axes) for path in arguments.images]
+        images = [training_images(path, axes) for path in arguments.images]
         initial = load_model(arguments.continue_from) if arguments.continue_from else None
         noise_model = load_noise_model(arguments.noise_model) if arguments.noise_model else None
         trainer = Trainer(

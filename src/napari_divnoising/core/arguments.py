@@ -212,13 +212,19 @@ def as_image(value: Any, *, name: str, hint: str = "pass the images one at a tim
 
 
 def as_images(value: Any, *, name: str = "images") -> np.ndarray | list[np.ndarray]:
-    """Return training images: one array, or a list of arrays (sizes may differ).
+    """Return training images: one array or lazy stack, or a list of them (sizes may differ).
 
     Raises
     ------
     InputError
         As :func:`as_image`, for the value or any item of a list.
     """
+    from .stacks import Stack
+
+    def one(item: Any, label: str) -> Any:
+        # A lazy stack stays lazy: training reads it plane by plane.
+        return item if isinstance(item, Stack) else as_image(item, name=label)
+
     if isinstance(value, (list, tuple)):
-        return [as_image(item, name=f"{name}[{index}]") for index, item in enumerate(value)]
-    return as_image(value, name=name)
+        return [one(item, f"{name}[{index}]") for index, item in enumerate(value)]
+    return one(value, name)

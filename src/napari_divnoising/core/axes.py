@@ -19,7 +19,14 @@ import numpy as np
 
 from .errors import InputError, SettingsError
 
-__all__ = ["AXES_LETTERS", "parse_axes", "plane_layout", "planes_of", "read_axes"]
+__all__ = [
+    "AXES_LETTERS",
+    "layer_axes",
+    "parse_axes",
+    "plane_layout",
+    "planes_of",
+    "read_axes",
+]
 
 #: The letters a user may give in ``--axes``.
 AXES_LETTERS = "TZCYXSQ"
@@ -256,3 +263,38 @@ def planes_of(image: np.ndarray, axes: str | None, *, name: str = "image") -> np
     if order == tuple(range(array.ndim)) and planes_shape == array.shape:
         return array
     return array.transpose(order).reshape(planes_shape)
+
+
+def layer_axes(ndim: int) -> str:
+    """Return the axes given to a napari layer's data of `ndim` dimensions.
+
+    napari keeps channels in separate layers, so every axis before Y, X is one of planes:
+    a 3-D layer is a stack of planes of unknown kind (Q), a 4-D one a time-lapse of Z
+    stacks (napari's T, Z, Y, X order), a 5-D one adds planes of unknown kind.
+
+    Parameters
+    ----------
+    ndim : int
+        The layer's dimensions, 2 to 5.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        For fewer than 2 or more than 5 dimensions.
+
+    Examples
+    --------
+    >>> layer_axes(3), layer_axes(4)
+    ('QYX', 'TZYX')
+    """
+    leading = {2: "", 3: "Q", 4: "TZ", 5: "TZQ"}
+    if ndim not in leading:
+        raise InputError(
+            f"a layer of {ndim} dimensions cannot be read as planes: DivNoising takes 2-D "
+            "images and stacks of up to 3 leading axes"
+        )
+    return leading[ndim] + "YX"

@@ -14,7 +14,13 @@ if TYPE_CHECKING:
     import napari
     from napari.layers import Image, Layer
 
-__all__ = ["MARKER", "data_layer_choices", "layer_image", "push_image"]
+__all__ = [
+    "MARKER",
+    "checked_image_layer",
+    "data_layer_choices",
+    "layer_image",
+    "push_image",
+]
 
 #: Metadata key that marks the layers this plugin made, so that re-running replaces them.
 MARKER = "napari_divnoising"
@@ -59,6 +65,20 @@ def layer_image(layer: Layer | None, *, role: str, min_size: int = 1) -> np.ndar
         For no layer, a labels or other non-image layer, an RGB layer, or data the core
         refuses (see :func:`~napari_divnoising.core.validation.as_image_stack`).
     """
+    checked_image_layer(layer, role=role)
+    data = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+    as_image_stack(data, name=layer.name, min_size=min_size)
+    return data
+
+
+def checked_image_layer(layer: Layer | None, *, role: str) -> Image:
+    """Return `layer` if it is a single-channel image layer; raise a readable error if not.
+
+    Raises
+    ------
+    InputError
+        For no layer, a labels or other non-image layer, or an RGB layer.
+    """
     from napari.layers import Image, Labels
 
     if layer is None:
@@ -77,9 +97,7 @@ def layer_image(layer: Layer | None, *, role: str, min_size: int = 1) -> np.ndar
             f"'{layer.name}' is an RGB colour image; DivNoising needs single-channel camera "
             "data. Right-click the layer and choose 'Split RGB', then pick one channel"
         )
-    data = np.asarray(layer.data[0] if layer.multiscale else layer.data)
-    as_image_stack(data, name=layer.name, min_size=min_size)
-    return data
+    return layer
 
 
 def push_image(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,8 @@ from napari_divnoising.core.prediction.config import SamplingConfig, sampling_co
 
 from ._base import DockWidget
 from ._fields import setting_widget
-from ._layers import data_layer_choices, layer_image, push_image
+from ._layers import checked_image_layer, data_layer_choices, layer_image, push_image
+from ._lazy_layers import check_fits_in_memory, current_plane, layer_stack, push_lazy, push_plane
 from ._model_files import ModelFiles
 from ._workers import guarded, relay_warnings
 
@@ -24,6 +26,15 @@ __all__ = ["SamplingWidget"]
 
 #: Output name suffix -> Prediction attribute, in the order layers are added.
 OUTPUTS = ("mmse", "restored", "map", "uncertainty", "samples")
+#: What the Sample button denoises.
+SCOPES = ("whole layer", "current plane", "whole stack → OME-Zarr")
+SCOPE_TIP = (
+    "whole layer: every plane, in memory; current plane: only the plane on display (a big "
+    "or lazy stack's preview, the same result as in the whole stack); whole stack → "
+    "OME-Zarr: plane by plane into the folder below, resumable, added back as lazy layers "
+    "(kept samples are not written)"
+)
+FOLDER_TIP = "where 'whole stack → OME-Zarr' writes <layer>_mmse.ome.zarr and the others"
 
 
 class SamplingWidget(DockWidget):
@@ -43,11 +54,15 @@ class SamplingWidget(DockWidget):
         self.model_files = ModelFiles(self.store)
         self.add_form(self.model_files.container)
         self.image = ComboBox(label="image", choices=data_layer_choices(viewer))
+        self.scope = ComboBox(label="denoise", choices=SCOPES, value=SCOPES[0], tooltip=SCOPE_TIP)
+        self.zarr_folder = FileEdit(label="OME-Zarr folder", mode="d", tooltip=FOLDER_TIP)
         self._add_setting_fields()
         self.add_form(
             Container(
                 widgets=[
                     self.image,
+                    self.scope,
+                    self.zarr_folder,
                     self.n_samples,
                     self.mmse,
                     self.restore_detail,
@@ -116,13 +131,59 @@ class SamplingWidget(DockWidget):
                 "No trained model: train one in the 'Training' widget or load a model file"
             )
         layer = self.image.value
-        data = layer_image(layer, role="noisy image")
         options = self.sampling_config().model_dump(exclude={"version"})
+        if self.scope.value == SCOPES[1]:
+            self._sample_plane(layer, model, options)
+            return
+        if self.scope.value == SCOPES[2]:
+            self._sample_to_zarr(layer, model, options)
+            return
+        if layer is not None:
+            check_fits_in_memory(checked_image_layer(layer, role="noisy image"))
+        data = layer_image(layer, role="noisy image")
         with relay_warnings():  # e.g. intensities outside the noise model's range
             job = iter_sample_posterior(data, model, **options)
         self.runner.start(job, on_returned=lambda prediction: self._show(layer, prediction))
 
-    def _show(self, layer: Any, prediction: Any) -> None:
+    def _sample_plane(self, layer: Any, model: Any, options: dict[str, Any]) -> None:
+        from napari_divnoising.core.prediction.planes import iter_sample_stack_plane
+
+        stack = layer_stack(layer, role="noisy image")
+        position = current_plane(self.viewer, layer, stack)
+        index = int(np.ravel_multi_index(position, stack.layout[:-2])) if position else 0
+        with relay_warnings():  # one plane's samples would need a sample axis: none kept
+            job = iter_sample_stack_plane(stack, index, model, **{**options, "keep_samples": 0})
+        shown = functools.partial(self._show, layer, position=position)
+        self.runner.start(job, on_returned=shown)
+
+    def _sample_to_zarr(self, layer: Any, model: Any, options: dict[str, Any]) -> None:
+        from napari_divnoising.core.prediction.to_zarr import iter_predict_to_zarr
+
+        folder = self.zarr_folder.value
+        if not str(folder) or str(folder) == ".":
+            raise ValueError("Choose the OME-Zarr folder to write the whole stack into")
+        stack = layer_stack(layer, role="noisy image")
+        with relay_warnings():
+            job = iter_predict_to_zarr(
+                stack, model, folder, stem=layer.name, **{**options, "keep_samples": 0}
+            )
+        self.runner.start(job, on_returned=lambda result: self._show_lazy(layer, result))
+
+    def _show_lazy(self, layer: Any, result: Any) -> None:
+        self.results, self.results_source = {}, layer.name
+        for output, image in result.images.items():
+            if output == "mmse" and not self.mmse.value:
+                continue
+            options = {"colormap": "magma"} if output == "uncertainty" else {}
+            push_lazy(self.viewer, image, name=f"{layer.name}_{output}", source=layer, **options)
+        reused = result.n_planes - result.computed
+        earlier = f" ({reused} done by an earlier run)" if reused else ""
+        self.runner.status.setText(
+            f"done: {result.n_planes} planes of '{layer.name}' in "
+            f"{Path(result.record).parent}{earlier}"
+        )
+
+    def _show(self, layer: Any, prediction: Any, position: tuple[int, ...] | None = None) -> None:
         self.results, self.results_source = {}, layer.name
         wanted = dict.fromkeys(OUTPUTS, True) | {"mmse": self.mmse.value}
         for output in OUTPUTS:
@@ -135,10 +196,14 @@ class SamplingWidget(DockWidget):
             if output == "uncertainty":
                 high = float(np.percentile(data, 99.9)) or 1.0
                 options = {"colormap": "magma", "contrast_limits": (0.0, high)}
+            name = f"{layer.name}_{output}"
+            if position:
+                push_plane(self.viewer, data, name=name, source=layer, position=position)
+                continue
             push_image(
                 self.viewer,
                 data,
-                name=f"{layer.name}_{output}",
+                name=name,
                 source=layer,
                 leading_axes=1 if output == "samples" else 0,
                 **options,

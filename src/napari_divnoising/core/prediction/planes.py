@@ -10,13 +10,15 @@ of a cluster (:mod:`.chunked`) and give the in-process result.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..events import Progress
 from ..training.losses import GaussianLikelihood
+from ..validation import as_image_stack
 from .detail import restore_detail
 from .dihedral import augment, augmentations, unaugment, view_shapes
 from .posterior import SampleCount, sample_plane
@@ -24,9 +26,11 @@ from .runtime import plan_views, resolve_device, tile_context
 
 if TYPE_CHECKING:
     from ..model.bundle import TrainedModel
+    from ..stacks import Stack
     from .config import SamplingConfig
+    from .sampling import Prediction
 
-__all__ = ["RESULT_NAMES", "PlaneSampler", "result_names"]
+__all__ = ["RESULT_NAMES", "PlaneSampler", "iter_sample_stack_plane", "result_names"]
 
 #: Every result a prediction can return, in the order they are listed and written.
 RESULT_NAMES = ("mmse", "restored", "map", "uncertainty", "samples")
@@ -135,3 +139,53 @@ class PlaneSampler:
         return {
             name: results[name].astype(np.float32, copy=False) for name in result_names(settings)
         }
+
+
+def iter_sample_stack_plane(
+    stack: Stack,
+    index: int,
+    model: TrainedModel,
+    *,
+    device: torch.device | str | None = None,
+    **options: Any,
+) -> Generator[Progress, None, Prediction]:
+    """Sample one plane of a (lazy) stack, as the whole stack's prediction would.
+
+    Only that plane is read. Its latent noise is seeded by its index in the stack, so the
+    results equal that plane of :func:`.to_zarr.iter_predict_to_zarr`'s.
+
+    Parameters
+    ----------
+    stack : Stack
+        The stack (see :func:`~napari_divnoising.core.stacks.open_stack`).
+    index : int
+        The plane, counted over all leading axes in C order.
+    model : TrainedModel
+        The trained model.
+    device : torch.device or str, optional
+        Where to sample.
+    **options
+        Sampling settings (:class:`~.config.SamplingConfig`).
+
+    Returns
+    -------
+    Generator
+        Yields progress; returns a :class:`~.sampling.Prediction` of shape ``(Y, X)``.
+
+    Raises
+    ------
+    InputError
+        If `index` is not a plane of the stack or the plane cannot be denoised.
+    """
+    from .config import sampling_config
+    from .posterior import SampleCount
+    from .sampling import Prediction
+
+    settings = sampling_config(**options)
+    if not 0 <= index < stack.n_planes:
+        raise InputError(f"plane {index} is not in {stack.name} ({stack.n_planes} planes)")
+    name = f"plane {index} of {stack.name}"
+    plane = as_image_stack(stack.read_plane(index), name=name, min_size=model.size_multiple)[0]
+    sampler = PlaneSampler(model, settings, plane.shape, device=device)
+    results = yield from sampler.iter_plane(plane, index, SampleCount(sampler.samples_per_plane))
+    return Prediction(**results, settings=settings)

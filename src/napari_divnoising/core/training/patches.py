@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError, SettingsError
-from ..validation import as_image_stack
+from ..errors import SettingsError
 from .config import TrainingConfig
+from .lazy_planes import plane_statistics, prepare_planes
 
 __all__ = [
     "DataSplit",
@@ -27,54 +27,6 @@ __all__ = [
     "prepare_training_data",
     "split_planes",
 ]
-
-
-def prepare_planes(
-    images: np.ndarray | Sequence[np.ndarray], *, patch_size: int, size_multiple: int
-) -> tuple[list[np.ndarray], list[tuple[int, ...]]]:
-    """Validate images and return their 2D float32 planes and the original shapes.
-
-    Parameters
-    ----------
-    images : ndarray or sequence of ndarray
-        One image or stack ``(..., Y, X)``, or a list of them (sizes may differ).
-    patch_size : int
-        Side of the training patches; every plane must be at least this large.
-    size_multiple : int
-        The network's size multiple, used to suggest a smaller patch size.
-
-    Returns
-    -------
-    planes : list of ndarray
-        Float32 2D planes (copies; the input is never modified).
-    shapes : list of tuple
-        The shape of every input image, for provenance.
-    """
-    if isinstance(images, np.ndarray) or not isinstance(images, Sequence):
-        images = [images]
-    if len(images) == 0:
-        raise InputError("no images were given to train on (got an empty list)")
-    planes: list[np.ndarray] = []
-    shapes: list[tuple[int, ...]] = []
-    for index, image in enumerate(images):
-        name = "image" if len(images) == 1 else f"image {index}"
-        stack = as_image_stack(image, name=name)
-        height, width = stack.shape[-2:]
-        if min(height, width) < patch_size:
-            largest = (min(height, width) // size_multiple) * size_multiple
-            hint = (
-                f"use a patch size of at most {largest} (a multiple of {size_multiple})"
-                if largest >= 8
-                else "use larger images"
-            )
-            raise InputError(
-                f"`{name}` is {height}×{width} pixels but training patches are "
-                f"{patch_size}×{patch_size}: images must be at least {patch_size}×{patch_size}; "
-                + hint
-            )
-        shapes.append(tuple(int(s) for s in np.shape(image)))
-        planes.extend(stack)
-    return planes, shapes
 
 
 @dataclass(frozen=True)
@@ -114,7 +66,7 @@ def split_planes(
         train = [p for i, p in enumerate(planes) if i not in val_index]
         validation = [p for i, p in enumerate(planes) if i in val_index]
         return DataSplit(train, validation, validation_is_training=False)
-    plane = planes[0]
+    plane = np.asarray(planes[0])  # one plane: it fits in memory
     axis = 0 if plane.shape[0] >= plane.shape[1] else 1
     length = plane.shape[axis]
     n_val = max(patch_size, round(length * (1.0 - train_fraction)))
@@ -197,16 +149,24 @@ def grid_patches(
     -------
     ndarray of float32, shape (M, 1, patch_size, patch_size)
     """
-    patches = []
-    for plane in planes:
+    # Positions first, pixels only for the chosen patches: a lazy plane is read only if
+    # one of its patches is kept.
+    positions = [
+        (index, y, x)
+        for index, plane in enumerate(planes)
+        for y in range(0, max(plane.shape[0], patch_size) - patch_size + 1, patch_size)
+        for x in range(0, max(plane.shape[1], patch_size) - patch_size + 1, patch_size)
+    ]
+    chosen = sorted(rng.permutation(len(positions))[:max_patches])
+    patches = np.empty((len(chosen), 1, patch_size, patch_size), np.float32)
+    for row, position in enumerate(chosen):
+        index, y, x = positions[position]
+        plane = planes[index]
         pad = [(0, max(0, patch_size - s)) for s in plane.shape]
         if any(after for _, after in pad):
             plane = np.pad(plane, pad, mode="reflect" if min(plane.shape) > 1 else "edge")
-        for y in range(0, plane.shape[0] - patch_size + 1, patch_size):
-            for x in range(0, plane.shape[1] - patch_size + 1, patch_size):
-                patches.append(plane[y : y + patch_size, x : x + patch_size])
-    chosen = rng.permutation(len(patches))[:max_patches]
-    return np.stack([patches[i] for i in sorted(chosen)])[:, None].astype(np.float32)
+        patches[row, 0] = plane[y : y + patch_size, x : x + patch_size]
+    return patches
 
 
 @dataclass(frozen=True)
@@ -273,12 +233,7 @@ def prepare_training_data(
     planes, shapes = prepare_planes(
         images, patch_size=config.patch_size, size_multiple=size_multiple
     )
-    # Exact float64 sums plane by plane: no copy of all the data at once.
-    n_pixels = sum(p.size for p in planes)
-    total = sum(float(p.sum(dtype=np.float64)) for p in planes)
-    mean = total / n_pixels
-    variance = sum(float(np.square(p - mean, dtype=np.float64).sum()) for p in planes) / n_pixels
-    value_range = (min(float(p.min()) for p in planes), max(float(p.max()) for p in planes))
+    mean, variance, value_range = plane_statistics(planes)
     split = split_planes(
         planes,
         train_fraction=config.train_fraction,

@@ -86,7 +86,8 @@ def test_a_killed_worker_changes_nothing(tmp_path, rng, cluster):
         tmp_path / "big.npy", model, tmp_path / "out", scheduler=cluster.scheduler_address,
         **options,
     )  # fmt: skip
-    next(run)  # the first plane is done; both workers are busy with the next ones
+    while next(run).step < 1:  # the first plane is done; both workers are busy with the next
+        pass
     with Client(cluster.scheduler_address) as client:
         busy = {address for address, tasks in client.processing().items() if tasks}
         victims = [pid for address, pid in client.run(os.getpid).items() if address in busy]
@@ -105,7 +106,8 @@ def test_a_killed_worker_changes_nothing(tmp_path, rng, cluster):
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_computing_only_the_missing_planes(tmp_path, rng):
+@pytest.mark.parametrize("cluster_options", [[], ["--scheduler", "local", "--workers", "2"]])
+def test_a_killed_run_resumes_computing_only_the_missing_planes(tmp_path, rng, cluster_options):
     data = rng.normal(DATA_MEAN, 10.0, (10, 128, 128)).astype(np.float32)
     np.save(tmp_path / "tl.npy", data)
     save_model(_tiny_model(), tmp_path / "m.divnoising")
@@ -118,13 +120,14 @@ def test_a_killed_run_resumes_computing_only_the_missing_planes(tmp_path, rng):
         str(tmp_path / "m.divnoising"),
     ]
     command += [str(tmp_path / "tl.npy"), "--out", str(tmp_path / "out"), "--format", "ome-zarr"]
-    process = subprocess.Popen([*command, *options])
+    # Its own process group, killed whole, as a batch system kills a job (with its workers).
+    process = subprocess.Popen([*command, *options, *cluster_options], start_new_session=True)
     done = tmp_path / "out" / "tl_prediction.done"
     deadline = time.monotonic() + 120
     while len(list(done.glob("[0-9]*"))) < 2 and process.poll() is None:
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.05)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     finished = len(list(done.glob("[0-9]*")))
     assert 2 <= finished < 10, "the run ended before it could be killed"

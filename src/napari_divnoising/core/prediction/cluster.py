@@ -111,6 +111,13 @@ def iter_on_cluster(
     """
     from distributed import as_completed
 
+    yield Progress(
+        _STAGE,
+        0,
+        len(todo),
+        status=f"0/{len(todo)} planes",
+        message=f"dask dashboard: {client.dashboard_link}",
+    )
     shared_model = client.scatter(model.to("cpu"), broadcast=True, hash=False)
     futures = [
         client.submit(

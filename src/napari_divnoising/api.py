@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -214,6 +215,31 @@ class DivNoising:
 
         options.setdefault("device", self.device)
         return predict_to_zarr(image, self._trained(), folder, **options)
+
+    def export_bioimageio(
+        self, path: str | os.PathLike, test_image: np.ndarray, **options: Any
+    ) -> Path:
+        """Write the trained model as a bioimage.io model package (needs the extra).
+
+        Parameters
+        ----------
+        path : path-like
+            The ``.zip`` to write.
+        test_image : ndarray
+            Noisy data of your own; its centre becomes the package's test tile and cover.
+        **options
+            ``license`` (SPDX, required), ``authors`` (list of names, required), ``name``,
+            ``n_samples``, ``seed``: see
+            :func:`~napari_divnoising.core.sharing.bioimageio.export_bioimageio`.
+
+        Returns
+        -------
+        Path
+            The package written.
+        """
+        from .core.sharing.bioimageio import export_bioimageio
+
+        return export_bioimageio(self._trained(), test_image, path, **options)
 
     def mmse(self, image: np.ndarray, *, n_samples: int = 100, **options: Any) -> np.ndarray:
         """Return the MMSE estimate (mean of `n_samples` posterior samples) of `image`."""

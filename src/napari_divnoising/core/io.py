@@ -49,7 +49,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         it (numpy, tifffile) behave the same.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file where a folder should be, no permission
+        raise OutputError(f"cannot write {target}: {err.strerror or err}") from err
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=f".partial{target.suffix}", dir=target.parent
     )

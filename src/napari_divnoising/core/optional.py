@@ -1,4 +1,4 @@
-"""Imports of the optional ``bigdata`` extra, with the install command when missing."""
+"""Imports of the optional extras, with the install command when one is missing."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ from types import ModuleType
 
 from .errors import InputError
 
-__all__ = ["import_bigdata"]
+__all__ = ["import_bigdata", "import_optional"]
 
 
 def import_bigdata(module: str, *, purpose: str) -> ModuleType:
-    """Import `module` of the ``bigdata`` extra (zarr, ome_zarr, distributed).
+    """Import `module` of the ``bigdata`` extra; see :func:`import_optional`."""
+    return import_optional(module, extra="bigdata", purpose=purpose)
+
+
+def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
+    """Import `module` of an optional extra (``bigdata``: zarr, ome_zarr, distributed).
 
     Parameters
     ----------
     module : str
         The module's name.
+    extra : str
+        The extra that installs it.
     purpose : str
         What it is needed for, for the message ("reading zarr stores").
 
@@ -34,5 +41,5 @@ def import_bigdata(module: str, *, purpose: str) -> ModuleType:
     except ImportError as err:
         raise InputError(
             f"{purpose} needs the {module.split('.')[0]} package: "
-            "pip install 'napari-divnoising[bigdata]'"
+            f"pip install 'napari-divnoising[{extra}]'"
         ) from err

@@ -22,6 +22,7 @@ from ._loss_plot import LossPlot
 from ._model_files import ModelFiles
 from ._training_form import FROM_WIDGET, GAUSSIAN, TrainingForm
 from ._workers import guarded, relay_warnings
+from ._zoo_export import ZooExport
 
 if TYPE_CHECKING:
     import napari
@@ -63,6 +64,8 @@ class TrainingWidget(DockWidget):
         self.model_files = ModelFiles(self.store, save=True)
         self.model_files.container.insert(0, self.continue_button)
         self.add_form(self.model_files.container)
+        self.zoo_export = ZooExport(viewer, self.store)
+        self.add_form(self.zoo_export.container)
         self.layout().addStretch(1)
         self.trainer: Trainer | None = None
         self.listen(self.store.noise_model_changed, self._show_noise_model)

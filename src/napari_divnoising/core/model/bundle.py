@@ -143,7 +143,6 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
     Returns
     -------
     Path
-        The path written.
 
     Raises
     ------
@@ -223,7 +222,7 @@ def load_model(
     Parameters
     ----------
     path : path-like
-        The model file.
+        The model file, or a bioimage.io package exported by napari-divnoising.
     device : torch.device or str, optional
         Where to put the network: ``"cpu"`` (default), ``"cuda"``, ``"mps"`` or ``"auto"``.
         Weights saved on any device load here.
@@ -236,16 +235,19 @@ def load_model(
     Raises
     ------
     ModelFileError
-        If the file is not a zip, is truncated or damaged, or was not written by
-        napari-divnoising.
+        If the file is not a zip, is truncated or damaged, or not written by us.
     ValueError
         If `device` is not available on this machine.
     """
+    from ..sharing.reading import is_bioimageio_package, load_bioimageio
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist")
-    # Checked first, so a missing GPU is reported as such, not as a damaged file.
+    # The device first: a missing GPU is reported as such, not as a damaged file.
     device = torch.device("cpu") if device is None else select_device(str(device)).device
+    if is_bioimageio_package(path):
+        return load_bioimageio(path, device=device)
     try:
         with zipfile.ZipFile(path) as archive:
             model = _read_model(archive, path, device)

@@ -1,0 +1,1 @@
+"""Sharing trained models the way the field does: bioimage.io model packages."""

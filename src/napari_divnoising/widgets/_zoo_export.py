@@ -1,0 +1,71 @@
+"""Export the current model to the bioimage.io format from a dock: a small form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import ComboBox, Container, FileEdit, LineEdit, PushButton
+
+from ._layers import data_layer_choices, layer_image
+from ._workers import guarded
+
+if TYPE_CHECKING:
+    import napari
+
+    from ._store import ModelStore
+
+__all__ = ["ZooExport"]
+
+
+class ZooExport:
+    """License, authors, test image and package file, and an "Export" button.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        Where the test image layer is chosen.
+    store : ModelStore
+        Where the model comes from.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer, store: ModelStore) -> None:
+        self.store = store
+        self.license = LineEdit(
+            label="license",
+            tooltip="the license you give the model, as an SPDX id: CC-BY-4.0, MIT, …",
+        )
+        self.license.native.setPlaceholderText("required, e.g. CC-BY-4.0")
+        self.authors = LineEdit(label="authors", tooltip="names, separated by commas")
+        self.test_image = ComboBox(
+            label="test image",
+            choices=data_layer_choices(viewer),
+            tooltip="noisy data of yours: its centre becomes the package's test tile and cover",
+        )
+        self.package = FileEdit(label="package", mode="w", filter="*.zip")
+        self.button = PushButton(text="Export to bioimage.io")
+        self.button.changed.connect(self.export)
+        self.container = Container(
+            widgets=[self.license, self.authors, self.test_image, self.package, self.button]
+        )
+
+    @guarded
+    def export(self) -> None:
+        """Write the store's model as a bioimage.io package (the MMSE of fixed samples)."""
+        from napari.utils.notifications import show_info
+
+        from napari_divnoising.core.sharing.bioimageio import export_bioimageio
+
+        if self.store.model is None:
+            raise ValueError("No trained model to export yet: train or load one first")
+        if not self.license.value.strip():
+            raise ValueError("Choose the model's license (e.g. CC-BY-4.0) before exporting")
+        authors = [name.strip() for name in self.authors.value.split(",") if name.strip()]
+        path = Path(self.package.value)
+        if path.suffix == "":
+            path = path.with_suffix(".zip")
+        image = layer_image(self.test_image.value, role="test image")
+        written = export_bioimageio(
+            self.store.model, image, path, license=self.license.value.strip(), authors=authors
+        )
+        show_info(f"Wrote the bioimage.io package {written}")

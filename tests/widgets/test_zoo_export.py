@@ -1,0 +1,44 @@
+"""The Training dock's bioimage.io export: it asks for a license, then writes the package."""
+
+import pytest
+
+from napari_divnoising.core.model.bundle import load_model
+from napari_divnoising.widgets.training import TrainingWidget
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def widget(viewer, sample):
+    pytest.importorskip("bioimageio.spec")
+    from napari_divnoising.core.model.config import NetworkConfig
+    from napari_divnoising.core.noise_model.recipe import make_noise_model
+    from napari_divnoising.core.noise_model.settings import NoiseModelSettings
+    from napari_divnoising.core.training.config import TrainingConfig
+    from napari_divnoising.core.training.trainer import train
+
+    viewer.add_image(sample.noisy, name="noisy")
+    settings = NoiseModelSettings(n_iterations=20)
+    noise_model = make_noise_model(sample.calibration, settings=settings).noise_model
+    config = TrainingConfig(patch_size=32, batch_size=4, max_epochs=1, steps_per_epoch=2)
+    model = train(
+        sample.noisy, noise_model=noise_model, config=config,
+        network_config=NetworkConfig(depth=1, n_filters=8, z_dim=4), device="cpu",
+    )  # fmt: skip
+    widget = TrainingWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.store.set_model(model, label="tiny")
+    return widget
+
+
+def test_export_asks_for_a_license_then_writes_a_package(widget, viewer, tmp_path, notifications):
+    form = widget.zoo_export
+    form.test_image.value = viewer.layers["noisy"]
+    form.authors.value = "A. Person, B. Person"
+    form.package.value = tmp_path / "zoo"
+    form.button.clicked()
+    assert any("Choose the model's license" in str(n.message) for n in notifications)
+    assert not (tmp_path / "zoo.zip").exists()
+    form.license.value = "CC-BY-4.0"
+    form.button.clicked()
+    assert load_model(tmp_path / "zoo.zip").network_config.n_filters == 8

@@ -13,6 +13,7 @@ planes marked done for the next run.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -99,10 +100,12 @@ def iter_on_cluster(
     *,
     settings: SamplingConfig,
     device: str | None,
+    model_key: str,
 ) -> Generator[Progress, None, int]:
     """Compute the planes `todo` as tasks of `client`; yield progress; return how many.
 
-    Closing the generator (a Stop) cancels the tasks not finished yet.
+    Closing the generator (a Stop) cancels the tasks not finished yet. `model_key` (the
+    model's fingerprint) names the model in the workers' caches.
 
     Raises
     ------
@@ -118,7 +121,9 @@ def iter_on_cluster(
         status=f"0/{len(todo)} planes",
         message=f"dask dashboard: {client.dashboard_link}",
     )
-    shared_model = client.scatter(model.to("cpu"), broadcast=True, hash=False)
+    # Workers may have no GPU: send a CPU copy, leaving the caller's model where it is.
+    cpu_model = model if model.device.type == "cpu" else copy.deepcopy(model).to("cpu")
+    shared_model = client.scatter(cpu_model, broadcast=True, hash=False)
     futures = [
         client.submit(
             _predict_plane,
@@ -128,6 +133,7 @@ def iter_on_cluster(
             index,
             settings,
             device,
+            model_key,
             key=f"divnoising-{output.stem}-plane-{index}",
             pure=False,
         )
@@ -151,6 +157,7 @@ def _predict_plane(
     index: int,
     settings: SamplingConfig,
     device: str | None,
+    model_key: str,
 ) -> int:
     """Sample plane `index` on a worker and write its results; return the index."""
     from ..events import run_generator
@@ -158,7 +165,7 @@ def _predict_plane(
     from .posterior import SampleCount
 
     stack = open_source(source)
-    sampler = _sampler(model, settings, stack.plane_shape, device)
+    sampler = _sampler(model, model_key, settings, stack.plane_shape, device)
     plane = stack.read_plane(index)
     results = run_generator(sampler.iter_plane(plane, index, SampleCount(0)))
     output.store_plane(index, results)
@@ -166,7 +173,11 @@ def _predict_plane(
 
 
 def _sampler(
-    model: TrainedModel, settings: SamplingConfig, shape: tuple[int, int], device: str | None
+    model: TrainedModel,
+    model_key: str,
+    settings: SamplingConfig,
+    shape: tuple[int, int],
+    device: str | None,
 ) -> Any:
     """Return this worker's sampler for the model and settings, prepared once."""
     import torch
@@ -175,7 +186,8 @@ def _sampler(
     from .planes import PlaneSampler
     from .runtime import resolve_device
 
-    key = (id(model), settings, shape, device)
+    # The fingerprint, not id(model): a later run's model may reuse a freed object's id.
+    key = (model_key, settings, shape, device)
     if key not in _SAMPLERS:
         _SAMPLERS.clear()  # one at a time: a new model or settings replaces the last
         # The worker runs as many planes at once as it has threads: one torch thread each

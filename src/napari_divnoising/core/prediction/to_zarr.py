@@ -150,7 +150,9 @@ def iter_predict_to_zarr(
         resume=resume,
         extra_record=extra,
     )
-    return _run(stack, model, output, create, settings, scheduler, n_workers, device)
+    cluster = {"scheduler": scheduler, "n_workers": n_workers}
+    cluster["model_key"] = identity["model_fingerprint"]
+    return _run(stack, model, output, create, settings, cluster, device)
 
 
 def _run(
@@ -159,8 +161,7 @@ def _run(
     output: ChunkedOutput,
     create: Callable[[], None],
     settings: SamplingConfig,
-    scheduler: str | None,
-    n_workers: int | None,
+    cluster: dict[str, Any],
     device: str | None,
 ) -> Generator[Progress, None, StackPrediction]:
     create()
@@ -174,16 +175,23 @@ def _run(
             message=f"{len(done)} of {stack.n_planes} planes already done; computing {len(todo)}",
         )
     computed = 0
-    if todo and scheduler is None:
+    if todo and cluster["scheduler"] is None:
         computed = yield from iter_in_process(
             stack, model, output, todo, settings=settings, device=device
         )
     elif todo:
         from .cluster import connect, iter_on_cluster
 
-        with connect(scheduler, n_workers=n_workers) as client:
+        with connect(cluster["scheduler"], n_workers=cluster["n_workers"]) as client:
             computed = yield from iter_on_cluster(
-                client, stack.source, model, output, todo, settings=settings, device=device
+                client,
+                stack.source,
+                model,
+                output,
+                todo,
+                settings=settings,
+                device=device,
+                model_key=cluster["model_key"],
             )
     output.finish()
     images = {name: output.image_path(name) for name in output.names}

@@ -91,3 +91,21 @@ def test_time_to_quality_plot_is_drawn_from_records(tmp_path):
     out = tmp_path / "docs" / "ttq.png"
     assert plot.main([str(path), "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_uncertainty_benchmark_pools_honest_intervals_to_nominal(rng):
+    bench = load("bench_uncertainty")
+    shape = (64, 64)
+    pooled = bench.Pooled(2.0)  # samples half as wide as the truth's spread, scaled back
+    for _ in range(2):
+        mmse = rng.uniform(10, 50, shape)
+        sigma = rng.uniform(0.5, 1.5, shape)
+        stderr = np.full(shape, 0.3)
+        truth = mmse + 2 * sigma * rng.standard_normal(shape) + stderr * rng.standard_normal(shape)
+        samples = mmse + sigma * rng.standard_normal((200, *shape))
+        pooled.add(samples, mmse, sigma, truth, stderr, np.round(truth), bench.COVERAGE_LEVELS)
+    summary = pooled.summary()
+    for level in bench.COVERAGE_LEVELS:
+        assert summary["gaussian"][level] == pytest.approx(level, abs=0.03)
+        assert summary["quantile"][level] == pytest.approx(level, abs=0.03)
+    assert summary["spearman_ratio"] == pytest.approx(1.0, abs=0.1)

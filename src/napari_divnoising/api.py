@@ -175,8 +175,10 @@ class DivNoising:
             A noisy 2D image or stack, in raw camera units.
         **options
             Keyword options of :func:`~napari_divnoising.core.prediction.sampling.sample_posterior`
-            (``n_samples``, ``keep_samples``, ``map_estimate``, ``uncertainty``, ``tta``,
-            ``tile_size``, ``seed``, ``progress``).
+            (``n_samples``, ``keep_samples``, ``map_estimate``, ``uncertainty``,
+            ``interval`` (e.g. 0.9: also the bounds ``lower``/``upper`` of the 90%
+            interval), ``calibrate_uncertainty``, ``tta``, ``tile_size``, ``seed``,
+            ``progress``).
 
         Returns
         -------

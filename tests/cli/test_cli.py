@@ -5,6 +5,7 @@ import pytest
 import tifffile
 
 from napari_divnoising.cli import main
+from napari_divnoising.core.io import write_tiff
 from napari_divnoising.core.model.bundle import load_model
 from napari_divnoising.core.noise_model import load_noise_model
 
@@ -98,6 +99,33 @@ def test_predict_writes_every_requested_result(sample, model_file, tmp_path, cap
     }
 
 
+def test_predict_writes_interval_bounds_around_the_mmse(sample, model_file, tmp_path):
+    import json
+
+    argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
+    assert main([*argv, "--samples", "6", "--uncertainty", "--interval", "0.9", "--quiet"]) == 0
+    mmse, lower, upper, spread = (
+        tifffile.imread(tmp_path / f"frame0_{name}.tif")
+        for name in ("mmse", "lower", "upper", "uncertainty")
+    )
+    assert (lower <= mmse).all() and (mmse <= upper).all() and (upper > lower).any()
+    np.testing.assert_allclose(upper - mmse, 1.6449 * spread, rtol=1e-3, atol=1e-4)
+    record = json.loads((tmp_path / "frame0_prediction.json").read_text())
+    assert record["settings"]["interval"] == 0.9
+    assert record["settings"]["calibrate_uncertainty"] is True
+
+
+def test_trained_models_carry_their_uncertainty_calibration(model_file):
+    calibration = load_model(model_file).uncertainty_calibration
+    assert calibration is not None and "held-back" in calibration.source
+
+
+def test_predict_refuses_an_interval_outside_0_to_1(sample, model_file, tmp_path, capsys):
+    argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
+    assert main([*argv, "--interval", "90", "--quiet"]) == 2
+    assert "--interval" in capsys.readouterr().err
+
+
 def test_predict_leaves_out_the_restored_mmse_when_asked(sample, model_file, tmp_path):
     argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
     assert main([*argv, "--samples", "2", "--no-restore-detail", "--quiet"]) == 0
@@ -159,6 +187,16 @@ def test_evaluate_prints_scores_and_writes_maps(sample, tmp_path, capsys):
     assert "PSNR" in output and "noisy" in output and "prediction" in output
     assert tifffile.imread(tmp_path / "frame0_ssim_map.tif").shape == (64, 64)
     assert tifffile.imread(tmp_path / "frame0_rse_map.tif").shape == (64, 64)
+
+
+def test_evaluate_prints_the_coverage_of_the_uncertainty(sample, tmp_path, capsys):
+    truth = tifffile.imread(sample["ground_truth"])
+    spread = write_tiff(tmp_path / "spread.tif", np.full(truth.shape, 1e-3, np.float32))
+    argv = ["evaluate", str(sample["ground_truth"]), str(sample["ground_truth"])]
+    assert main([*argv, "--uncertainty", str(spread), "--out", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    # The prediction is the truth itself: every interval holds it everywhere.
+    assert "90% interval 100.0%" in output
 
 
 def test_demo_runs_the_whole_path(tmp_path, capsys):

@@ -52,6 +52,24 @@ def test_quality_control_adds_maps_and_fills_the_table(qc_layers, qtbot):
     assert len(viewer.layers) == 5
 
 
+def test_quality_control_shows_the_coverage_of_an_uncertainty_layer(qc_layers, qtbot):
+    viewer = qc_layers
+    # The prediction's error is N(0, 2²): an uncertainty of about 2 is right.
+    spread = 2.0 + np.linspace(-0.01, 0.01, 64 * 64, dtype=np.float32).reshape(64, 64)
+    viewer.add_image(spread, name="pred_uncertainty")
+    widget = QualityControlWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.prediction.value = viewer.layers["pred"]
+    widget.ground_truth.value = viewer.layers["gt"]
+    widget.uncertainty.value = viewer.layers["pred_uncertainty"]
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    coverage = widget.last_result.coverage
+    assert set(coverage) == {0.5, 0.8, 0.9, 0.95}
+    assert coverage[0.9] == pytest.approx(0.9, abs=0.03)
+    assert "90%:" in widget.coverage.text()
+
+
 def test_quality_control_refuses_labels_with_a_notification(qc_layers, qtbot, notifications):
     viewer = qc_layers
     viewer.add_labels(np.zeros((64, 64), dtype=np.uint8), name="mask")

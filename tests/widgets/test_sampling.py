@@ -45,6 +45,21 @@ def test_sampling_adds_result_layers_like_the_input(widget, viewer, qtbot):
     assert np.all(restored <= np.maximum(mmse, noisy) + 1e-3)
 
 
+def test_interval_bounds_become_layers_named_by_their_probability(widget, viewer, qtbot):
+    widget.map.value = False
+    widget.interval.value = 0.9
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    lower = viewer.layers["noisy_lower_90%"].data
+    upper = viewer.layers["noisy_upper_90%"].data
+    mmse = viewer.layers["noisy_mmse"].data
+    spread = viewer.layers["noisy_uncertainty"].data
+    assert lower.shape == mmse.shape == (4, 64, 64)
+    assert (lower <= mmse).all() and (mmse <= upper).all()
+    np.testing.assert_allclose(upper - mmse, 1.6449 * spread, rtol=1e-3, atol=1e-4)
+    assert "90% of pixels" in widget.runner.status.text()
+
+
 def test_running_again_replaces_the_earlier_results(widget, viewer, qtbot):
     widget.runner.run_button.click()
     wait_for(qtbot, widget.runner)

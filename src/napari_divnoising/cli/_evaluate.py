@@ -28,6 +28,13 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--noisy", type=Path, help="the noisy input, scored for comparison")
     parser.add_argument(
+        "--uncertainty",
+        type=Path,
+        metavar="UNCERTAINTY",
+        help="the prediction's uncertainty TIFF (<stem>_uncertainty.tif): also print how often "
+        "the ground truth lies in its 50/80/90/95%% intervals",
+    )
+    parser.add_argument(
         "--out", type=Path, help="folder for the maps (default: beside PREDICTION)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing maps")
@@ -44,7 +51,7 @@ def run(arguments: argparse.Namespace) -> None:
     stem = arguments.prediction.stem
     maps = {"ssim": folder / f"{stem}_ssim_map.tif", "rse": folder / f"{stem}_rse_map.tif"}
     inputs = [arguments.prediction, arguments.ground_truth]
-    inputs += [arguments.noisy] if arguments.noisy is not None else []
+    inputs += [path for path in (arguments.noisy, arguments.uncertainty) if path is not None]
     with user_errors():
         plan_outputs(
             [(str(arguments.prediction), path) for path in maps.values()],
@@ -54,13 +61,16 @@ def run(arguments: argparse.Namespace) -> None:
         truth = read_image(arguments.ground_truth)
         prediction = read_image(arguments.prediction)
         noisy = read_image(arguments.noisy) if arguments.noisy is not None else None
-        result = drive(iter_quality_control(prediction, truth, noisy))
+        spread = None if arguments.uncertainty is None else read_image(arguments.uncertainty)
+        result = drive(iter_quality_control(prediction, truth, noisy, spread))
         write_tiff(maps["ssim"], result.ssim_map)
         write_tiff(maps["rse"], result.rse_map)
     scores = {"prediction": result.prediction}
     if result.noisy is not None:
         scores = {"noisy": result.noisy, **scores}
     print(format_scores(scores))
+    if result.coverage:
+        print(format_coverage(result.coverage))
     for path in maps.values():
         print(f"wrote {path}")
 
@@ -72,3 +82,9 @@ def format_scores(scores: dict) -> str:
     for name, score in scores.items():
         lines.append(f"{name:{width}} {score.psnr:10.2f} {score.ssim:8.4f} {score.nrmse:8.4f}")
     return "\n".join(lines)
+
+
+def format_coverage(coverage: dict[float, float]) -> str:
+    """Format the observed coverage of each central interval against its probability."""
+    cells = ", ".join(f"{level:.0%} interval {value:.1%}" for level, value in coverage.items())
+    return f"ground truth inside prediction ± z·uncertainty: {cells}"

@@ -17,7 +17,25 @@ from ._settings import add_setting, setting_flags, settings_from
 SETTING_OPTIONS = [
     ("n_samples", "--samples", "posterior samples", {"metavar": "N"}),
     ("map_estimate", "--map", "also write the MAP estimate", {}),
-    ("uncertainty", "--uncertainty", "also write the per-pixel std (default: no)", {}),
+    (
+        "uncertainty",
+        "--uncertainty",
+        "also write the per-pixel uncertainty: the samples' std, calibrated (default: no)",
+        {},
+    ),
+    (
+        "interval",
+        "--interval",
+        "also write <stem>_lower.tif and <stem>_upper.tif, the bounds of the central "
+        "posterior interval of probability P (0.9: the 90% interval)",
+        {"metavar": "P"},
+    ),
+    (
+        "calibrate_uncertainty",
+        "--calibrate-uncertainty",
+        "scale the uncertainty by the model's calibration, when it has one (default: yes)",
+        {},
+    ),
     (
         "restore_detail",
         "--restore-detail",
@@ -40,8 +58,11 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
             "Draw posterior samples for each image and write <stem>_mmse.tif (their mean) and "
             "<stem>_restored.tif (the MMSE with the share of the residual that the noise "
             "model cannot explain added back), and on request <stem>_map.tif, "
-            "<stem>_uncertainty.tif (their standard deviation) and <stem>_samples.tif "
-            "(K raw samples, sample axis first). "
+            "<stem>_uncertainty.tif (their standard deviation, scaled by the model's "
+            "calibration), <stem>_lower.tif and <stem>_upper.tif (the bounds of the "
+            "central posterior interval of probability P: on data like the training data "
+            "the clean signal lies between them on about P of the pixels) and "
+            "<stem>_samples.tif (K raw samples, sample axis first). "
             "<stem>_prediction.json records the settings, the model file and the software."
         ),
     )
@@ -92,10 +113,9 @@ def sampling_settings(arguments: argparse.Namespace) -> SamplingConfig:
 
 def output_paths(image_path: Path, folder: Path, settings: SamplingConfig) -> dict[str, Path]:
     """Return the images written for one image, by result name."""
-    names = ["mmse"] + ["restored"] * settings.restore_detail
-    names += ["map"] * settings.map_estimate + ["uncertainty"] * settings.uncertainty
-    names += ["samples"] * (settings.keep_samples > 0)
-    return {name: folder / f"{image_path.stem}_{name}.tif" for name in names}
+    from ..core.prediction.planes import result_names
+
+    return {name: folder / f"{image_path.stem}_{name}.tif" for name in result_names(settings)}
 
 
 def record_path(image_path: Path, folder: Path) -> Path:

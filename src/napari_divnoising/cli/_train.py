@@ -24,6 +24,7 @@ SETTING_FLAGS = {
     "train_fraction": "--train-fraction",
     "seed": "--seed",
     "preset": "--preset",
+    "calibrate_uncertainty": "--calibrate-uncertainty",
 }
 SETTING_OPTIONS = {
     "batch_size": {"help": "Patches per optimisation step (default: 32; 64 with a budget)."},
@@ -33,6 +34,10 @@ SETTING_OPTIONS = {
     "learning_rate": {"help": "Initial Adam learning rate (default: 1e-3; 3e-3 with a budget)."},
     "time_budget_minutes": {"metavar": "MINUTES"},
     "seed": {"help": "Seed of every random choice (default: 0)."},
+    "calibrate_uncertainty": {
+        "help": "After training, calibrate the uncertainty on the held-back validation "
+        "planes, about two predictions of ≤ 512×512 pixels (default: yes)."
+    },
 }
 
 

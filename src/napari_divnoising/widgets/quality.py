@@ -21,6 +21,21 @@ if TYPE_CHECKING:
 __all__ = ["QualityControlWidget"]
 
 _ROWS = ("SSIM", "NRMSE", "PSNR (dB)")
+COVERAGE_TIP = (
+    "Optional: the prediction's uncertainty layer (its posterior standard deviation); the "
+    "dock then shows how often the ground truth lies in each central interval "
+    "prediction ± z·uncertainty. A calibrated uncertainty holds it about as often as the "
+    "interval's probability says. A ground truth averaged from few frames is itself noisy "
+    "and makes the coverage look lower than it is."
+)
+
+
+def coverage_text(coverage: dict[float, float]) -> str:
+    """Return the coverage line of the dock: observed against nominal, per interval."""
+    if not coverage:
+        return ""
+    cells = " · ".join(f"{level:.0%}: {value:.1%}" for level, value in coverage.items())
+    return f"ground truth inside the intervals (nominal: observed) — {cells}"
 
 
 class QualityControlWidget(DockWidget):
@@ -39,7 +54,12 @@ class QualityControlWidget(DockWidget):
         self.ground_truth = ComboBox(label="ground truth", choices=choices)
         self.noisy = ComboBox(label="noisy input", choices=choices, nullable=True, value=None)
         self.noisy.tooltip = "Optional: score the noisy input too, beside the prediction"
-        self.add_form(Container(widgets=[self.prediction, self.ground_truth, self.noisy]))
+        self.uncertainty = ComboBox(
+            label="uncertainty", choices=choices, nullable=True, value=None, tooltip=COVERAGE_TIP
+        )
+        self.add_form(
+            Container(widgets=[self.prediction, self.ground_truth, self.noisy, self.uncertainty])
+        )
         self.runner = self.add_runner("Evaluate")
         self.runner.run_button.clicked.connect(self._evaluate)
         self.table = QTableWidget(len(_ROWS), 2)
@@ -48,6 +68,9 @@ class QualityControlWidget(DockWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setFixedHeight(30 * (len(_ROWS) + 1))
         self.layout().addWidget(self.table)
+        self.coverage = QLabel()
+        self.coverage.setWordWrap(True)
+        self.layout().addWidget(self.coverage)
         self.layout().addWidget(QLabel("Loss curves of a trained model"))
         self.model_file = FileEdit(label="model file", mode="r", filter="*.divnoising *.zip")
         self.show_curves = PushButton(text="Show loss curves")
@@ -66,11 +89,13 @@ class QualityControlWidget(DockWidget):
     def _evaluate(self) -> None:
         prediction = layer_image(self.prediction.value, role="prediction")
         ground_truth = layer_image(self.ground_truth.value, role="ground truth")
-        noisy = None
+        noisy = spread = None
         if self.noisy.value is not None:
             noisy = layer_image(self.noisy.value, role="noisy input")
+        if self.uncertainty.value is not None:
+            spread = layer_image(self.uncertainty.value, role="uncertainty")
         # The core validates (shapes, sizes) here, before any thread starts.
-        job = iter_quality_control(prediction, ground_truth, noisy)
+        job = iter_quality_control(prediction, ground_truth, noisy, spread)
         source = self.prediction.value
         self.runner.start(job, on_returned=lambda result: self._show_result(result, source))
 
@@ -105,6 +130,7 @@ class QualityControlWidget(DockWidget):
         self.runner.status.setText(
             f"SSIM {result.prediction.ssim:.4f} · PSNR {result.prediction.psnr:.2f} dB"
         )
+        self.coverage.setText(coverage_text(result.coverage))
 
     @guarded
     def _load_model_curves(self) -> None:

@@ -11,6 +11,8 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
 from qtpy.QtWidgets import QLabel
 
 from napari_divnoising.core.prediction.config import SamplingConfig, sampling_config
+from napari_divnoising.core.prediction.planes import RESULT_NAMES
+from napari_divnoising.core.settings import field_spec
 
 from ._base import DockWidget
 from ._fields import setting_widget
@@ -24,8 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SamplingWidget"]
 
-#: Output name suffix -> Prediction attribute, in the order layers are added.
-OUTPUTS = ("mmse", "restored", "map", "uncertainty", "samples")
+#: Interval choices of the form: (label, probability).
+INTERVALS = [("none", None), ("50%", 0.5), ("80%", 0.8), ("90%", 0.9), ("95%", 0.95)]
 #: What the Sample button denoises.
 SCOPES = ("whole layer", "current plane", "whole stack → OME-Zarr")
 SCOPE_TIP = (
@@ -68,6 +70,8 @@ class SamplingWidget(DockWidget):
                     self.restore_detail,
                     self.map,
                     self.uncertainty,
+                    self.interval,
+                    self.calibrate,
                     self.keep_samples,
                     self.tta,
                     self.tile_size,
@@ -84,6 +88,7 @@ class SamplingWidget(DockWidget):
         self.layout().addStretch(1)
         self.results: dict[str, np.ndarray] = {}
         self.results_source = ""
+        self.results_interval: float | None = None
         self.listen(self.store.model_changed, self._show_model)
         self._show_model()
 
@@ -97,6 +102,13 @@ class SamplingWidget(DockWidget):
         self.restore_detail = field("restore_detail", "MMSE with detail restored")
         self.map = field("map_estimate", "MAP (mode of the samples; slower)")
         self.uncertainty = field("uncertainty", "uncertainty (per-pixel std)")
+        self.interval = ComboBox(
+            label="interval bounds",
+            choices=INTERVALS,
+            value=None,
+            tooltip=field_spec(SamplingConfig, "interval").help,
+        )
+        self.calibrate = field("calibrate_uncertainty", "calibrated uncertainty")
         self.keep_samples = field("keep_samples", "raw samples to keep")
         self.keep_samples.value = 10  # the dock shows a few samples (the API keeps none)
         self.tta = field("tta", "test-time augmentation (8 flips/rotations, 8× slower)")
@@ -110,6 +122,8 @@ class SamplingWidget(DockWidget):
             keep_samples=min(self.keep_samples.value, self.n_samples.value),
             map_estimate=self.map.value,
             uncertainty=self.uncertainty.value,
+            calibrate_uncertainty=self.calibrate.value,
+            interval=self.interval.value,
             restore_detail=self.restore_detail.value,
             tta=self.tta.value,
             tile_size=self.tile_size.value or None,
@@ -175,7 +189,8 @@ class SamplingWidget(DockWidget):
             if output == "mmse" and not self.mmse.value:
                 continue
             options = {"colormap": "magma"} if output == "uncertainty" else {}
-            push_lazy(self.viewer, image, name=f"{layer.name}_{output}", source=layer, **options)
+            name = output_name(layer.name, output, self.interval.value)
+            push_lazy(self.viewer, image, name=name, source=layer, **options)
         reused = result.n_planes - result.computed
         earlier = f" ({reused} done by an earlier run)" if reused else ""
         self.runner.status.setText(
@@ -185,8 +200,10 @@ class SamplingWidget(DockWidget):
 
     def _show(self, layer: Any, prediction: Any, position: tuple[int, ...] | None = None) -> None:
         self.results, self.results_source = {}, layer.name
-        wanted = dict.fromkeys(OUTPUTS, True) | {"mmse": self.mmse.value}
-        for output in OUTPUTS:
+        self.results_interval = prediction.settings.interval if prediction.settings else None
+        wanted = dict.fromkeys(RESULT_NAMES, True) | {"mmse": self.mmse.value}
+        interval = prediction.settings.interval if prediction.settings else None
+        for output in RESULT_NAMES:
             data = getattr(prediction, output, None)
             if data is None or not wanted[output] or np.size(data) == 0:
                 continue
@@ -196,7 +213,7 @@ class SamplingWidget(DockWidget):
             if output == "uncertainty":
                 high = float(np.percentile(data, 99.9)) or 1.0
                 options = {"colormap": "magma", "contrast_limits": (0.0, high)}
-            name = f"{layer.name}_{output}"
+            name = output_name(layer.name, output, interval)
             if position:
                 push_plane(self.viewer, data, name=name, source=layer, position=position)
                 continue
@@ -209,6 +226,11 @@ class SamplingWidget(DockWidget):
                 **options,
             )
         self.runner.status.setText(f"done: {', '.join(self.results)} of '{layer.name}'")
+        if interval is not None:
+            self.runner.status.setText(
+                f"{self.runner.status.text()} · lower/upper: the clean signal lies between "
+                f"them on about {interval:.0%} of pixels, on data like the training data"
+            )
 
     @guarded
     def _export(self) -> None:
@@ -224,5 +246,16 @@ class SamplingWidget(DockWidget):
         for output, data in self.results.items():
             # A metadata dict makes tifffile record the shape (the sample axis survives).
             description = {"source": self.results_source, "output": output}
-            write_tiff(folder / f"{self.results_source}_{output}.tif", data, metadata=description)
+            name = output_name(self.results_source, output, self.results_interval)
+            write_tiff(folder / f"{name}.tif", data, metadata=description)
         show_info(f"Wrote {len(self.results)} TIFF file(s) to {folder}")
+
+
+def output_name(source: str, output: str, interval: float | None) -> str:
+    """Return the layer (and exported file) name of one result of `source`.
+
+    The interval bounds carry their probability: ``cells_lower_90%``.
+    """
+    if output in ("lower", "upper") and interval is not None:
+        return f"{source}_{output}_{interval:.0%}"
+    return f"{source}_{output}"

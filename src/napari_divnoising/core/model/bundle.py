@@ -3,8 +3,8 @@
 On disk a model is one zip file (any extension; :data:`MODEL_SUFFIX` by convention) holding:
 
 - ``model.json``: a format marker, the network and training configurations, the data
-  normalisation, the Gaussian σ (when there is no noise model), the loss history and the
-  provenance (package and torch versions, seed, training data shapes, date);
+  normalisation, the Gaussian σ (when there is no noise model), the loss history, the
+  uncertainty calibration and the provenance (versions, seed, data shapes, date);
 - ``weights.pt``: the network's ``state_dict`` (loaded with ``weights_only=True``);
 - ``noise_model/<file>``: the noise model, written by its own ``save``.
 
@@ -20,24 +20,23 @@ import json
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from pickle import UnpicklingError
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from ..errors import ModelFileError, SettingsError
 from ..io import atomic_path
 from ..training.config import TrainingConfig
-from ..training.losses import GaussianLikelihood, Likelihood, check_likelihood_choice
 from .config import MODEL_SUFFIX, NetworkConfig
 from .device import select_device
-from .network import DivNoisingVAE, build_network
+from .network import build_network
+from .trained import TrainedModel
 
 if TYPE_CHECKING:
     from ..noise_model import NoiseModel
+    from ..uncertainty.calibration import UncertaintyCalibration
 
 __all__ = [
     "FORMAT_NAME",
@@ -54,76 +53,6 @@ FORMAT_VERSION = 1
 _META = "model.json"
 _WEIGHTS = "weights.pt"
 _NOISE_DIR = "noise_model/"
-
-
-@dataclass
-class TrainedModel:
-    """A trained DivNoising network with everything needed to use it.
-
-    Attributes
-    ----------
-    network : DivNoisingVAE
-        The VAE; works on normalised images.
-    network_config, training_config : NetworkConfig, TrainingConfig
-        How the network was built and trained.
-    data_mean, data_std : float
-        Normalisation of the training data: ``(x - data_mean) / data_std``.
-    noise_model : NoiseModel or None
-        The decoder likelihood p(x|s); None when a Gaussian with `gaussian_sigma` was used.
-    gaussian_sigma : float or None
-        Standard deviation (raw units) of the Gaussian likelihood without a noise model.
-    history : list of dict
-        One entry per finished epoch (the fields of ``EpochDone``).
-    provenance : dict
-        Versions, seed, training data shapes and date.
-    """
-
-    network: DivNoisingVAE
-    network_config: NetworkConfig
-    training_config: TrainingConfig
-    data_mean: float
-    data_std: float
-    noise_model: NoiseModel | None = None
-    gaussian_sigma: float | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_likelihood_choice(self.noise_model, self.gaussian_sigma)
-        if not (np.isfinite(self.data_std) and self.data_std > 0):
-            raise SettingsError(f"`data_std` must be a positive number (got {self.data_std!r})")
-
-    @property
-    def size_multiple(self) -> int:
-        """Image sides given to the network must be multiples of this number."""
-        return self.network.size_multiple
-
-    @property
-    def device(self) -> torch.device:
-        """Device that holds the network weights."""
-        return next(self.network.parameters()).device
-
-    @property
-    def likelihood(self) -> Likelihood:
-        """The decoder likelihood: the noise model, or the Gaussian with `gaussian_sigma`."""
-        if self.noise_model is not None:
-            return self.noise_model
-        return GaussianLikelihood(float(self.gaussian_sigma))  # type: ignore[arg-type]
-
-    def normalize(self, x: Any) -> Any:
-        """Raw intensities → network units (numpy arrays or tensors)."""
-        return (x - self.data_mean) / self.data_std
-
-    def denormalize(self, x: Any) -> Any:
-        """Network units → raw intensities (numpy arrays or tensors)."""
-        return x * self.data_std + self.data_mean
-
-    def to(self, device: torch.device | str) -> TrainedModel:
-        """Move the network (and noise model) to `device` in place; return self."""
-        self.network.to(device)
-        if self.noise_model is not None:
-            self.noise_model = self.noise_model.to(device)
-        return self
 
 
 def _has_nonfinite_weights(network: torch.nn.Module) -> bool:
@@ -146,7 +75,7 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
 
     Raises
     ------
-    ValueError
+    SettingsError
         If the network holds NaN or infinite weights.
     """
     path = Path(path)
@@ -154,6 +83,7 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
         raise SettingsError("refusing to save a model whose network weights contain NaN or inf")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
+    calibration = model.uncertainty_calibration
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -165,6 +95,7 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
         "noise_model_file": None,
         "history": model.history,
         "provenance": model.provenance,
+        "uncertainty_calibration": calibration and calibration.to_dict(),
     }
     weights = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in model.network.state_dict().items()}
@@ -285,7 +216,14 @@ def _read_model(archive: zipfile.ZipFile, path: Path, device: torch.device) -> T
         gaussian_sigma=meta.get("gaussian_sigma"),
         history=list(meta.get("history", [])),
         provenance=dict(meta.get("provenance", {})),
+        uncertainty_calibration=_read_calibration(meta.get("uncertainty_calibration")),
     )
+
+
+def _read_calibration(values: dict[str, Any] | None) -> UncertaintyCalibration | None:
+    from ..uncertainty.calibration import UncertaintyCalibration
+
+    return None if values is None else UncertaintyCalibration.from_dict(values)
 
 
 def _read_noise_model(archive: zipfile.ZipFile, meta: dict[str, Any]) -> NoiseModel | None:

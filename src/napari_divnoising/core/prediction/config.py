@@ -46,7 +46,19 @@ class SamplingConfig(BaseModel):
     slower)."""
 
     uncertainty: bool = True
-    """Also return the per-pixel standard deviation of the samples."""
+    """Also return the per-pixel uncertainty: the standard deviation of the samples, times
+    the model's calibration scale (see `calibrate_uncertainty`)."""
+
+    calibrate_uncertainty: bool = True
+    """Apply the model's uncertainty calibration, when it has one (one scale on the
+    standard deviation, estimated after training on held-back planes of the training
+    data). False: the raw standard deviation of the samples."""
+
+    interval: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """Also return the lower and upper bounds of the central posterior interval of this
+    probability (0.9: the 90% interval, MMSE ± 1.645 × uncertainty): on data like the
+    training data, the clean signal lies in it on about that share of pixels. None: no
+    bounds."""
 
     restore_detail: bool = True
     """Also return the MMSE with detail restored: the share of ``noisy − MMSE`` that the

@@ -18,6 +18,7 @@ import torch
 from ..errors import InputError
 from ..events import Progress
 from ..training.losses import GaussianLikelihood
+from ..uncertainty.intervals import gaussian_interval
 from ..validation import as_image_stack
 from .detail import restore_detail
 from .dihedral import augment, augmentations, unaugment, view_shapes
@@ -30,22 +31,39 @@ if TYPE_CHECKING:
     from .config import SamplingConfig
     from .sampling import Prediction
 
-__all__ = ["RESULT_NAMES", "PlaneSampler", "iter_sample_stack_plane", "result_names"]
+__all__ = [
+    "RESULT_NAMES",
+    "PlaneSampler",
+    "iter_sample_stack_plane",
+    "result_names",
+    "spread_scale",
+]
 
 #: Every result a prediction can return, in the order they are listed and written.
-RESULT_NAMES = ("mmse", "restored", "map", "uncertainty", "samples")
+RESULT_NAMES = ("mmse", "restored", "map", "uncertainty", "lower", "upper", "samples")
 
 
 def result_names(settings: SamplingConfig) -> list[str]:
     """Return the results that `settings` ask for, in :data:`RESULT_NAMES` order."""
+    bounds = settings.interval is not None
     wanted = {
         "mmse": True,
         "restored": settings.restore_detail,
         "map": settings.map_estimate,
         "uncertainty": settings.uncertainty,
+        "lower": bounds,
+        "upper": bounds,
         "samples": settings.keep_samples > 0,
     }
     return [name for name in RESULT_NAMES if wanted[name]]
+
+
+def spread_scale(model: TrainedModel, settings: SamplingConfig) -> float:
+    """Return the factor on the samples' standard deviation: the calibration's, or 1."""
+    calibration = getattr(model, "uncertainty_calibration", None)
+    if calibration is None or not settings.calibrate_uncertainty:
+        return 1.0
+    return float(calibration.scale)
 
 
 class PlaneSampler:
@@ -78,6 +96,7 @@ class PlaneSampler:
         self.plans = plan_views(views, settings, model.network, device=device)
         self.context = tile_context(model, seed=settings.seed, device=device)
         self.likelihood = model.noise_model or GaussianLikelihood(model.gaussian_sigma)
+        self.scale = spread_scale(model, settings)
         self.samples_per_plane = settings.n_samples * sum(
             len(self.plans[view][0]) for view in views
         )
@@ -133,7 +152,10 @@ class PlaneSampler:
                 spread += delta * (mean - results["mmse"])
         if spread is not None:
             spread /= len(self.transforms)
-            results["uncertainty"] = np.sqrt(np.clip(spread, 0.0, None))
+            results["uncertainty"] = self.scale * np.sqrt(np.clip(spread, 0.0, None))
+        if settings.interval is not None:
+            bounds = gaussian_interval(results["mmse"], results["uncertainty"], settings.interval)
+            results["lower"], results["upper"] = bounds
         if settings.restore_detail:
             results["restored"], _ = restore_detail(results["mmse"], plane, self.likelihood)
         return {

@@ -239,7 +239,7 @@ def sample_plane(
     first = stream[1] == 0
     blend = TileBlend(
         grid,
-        variance=settings.uncertainty,
+        variance=settings.uncertainty or settings.interval is not None,
         map_=settings.map_estimate and first,
         keep=settings.keep_samples if first else 0,
     )

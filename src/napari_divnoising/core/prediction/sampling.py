@@ -55,7 +55,11 @@ class Prediction:
     map : ndarray or None
         Patch-wise mode of the samples (the MAP estimate), if asked for.
     uncertainty : ndarray or None
-        Per-pixel standard deviation of the samples, if asked for.
+        Per-pixel standard deviation of the samples (times the model's calibration scale,
+        unless turned off), if asked for.
+    lower, upper : ndarray or None
+        Bounds of the central posterior interval of probability ``settings.interval``
+        (``mmse ∓ z · uncertainty``), if asked for.
     samples : ndarray or None
         The first ``keep_samples`` samples, shape ``(keep_samples, *image.shape)``.
     settings : SamplingConfig or None
@@ -66,6 +70,8 @@ class Prediction:
     restored: np.ndarray | None = None
     map: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
     samples: np.ndarray | None = None
     settings: SamplingConfig | None = None
 
@@ -78,6 +84,8 @@ def iter_sample_posterior(
     keep_samples: int = 0,
     map_estimate: bool = False,
     uncertainty: bool = True,
+    calibrate_uncertainty: bool = True,
+    interval: float | None = None,
     restore_detail: bool = True,
     tta: bool = False,
     tile_size: int | None = None,
@@ -101,6 +109,11 @@ def iter_sample_posterior(
         to return, and whether to add the MAP estimate, the per-pixel standard deviation,
         the detail-restored MMSE and test-time augmentation. The fields of
         :class:`~.config.SamplingConfig`, which documents each one, its default and limits.
+    calibrate_uncertainty : bool
+        Apply the model's uncertainty calibration, when it has one.
+    interval : float, optional
+        Also return the bounds of the central posterior interval of this probability
+        (0.9: the 90% interval).
     tile_size, tile_overlap, batch_size : int, optional
         How the work is cut up; by default from the memory available (see
         :class:`~.config.SamplingConfig`). The result does not depend on them.
@@ -135,6 +148,8 @@ def iter_sample_posterior(
         keep_samples=keep_samples,
         map_estimate=map_estimate,
         uncertainty=uncertainty,
+        calibrate_uncertainty=calibrate_uncertainty,
+        interval=interval,
         restore_detail=restore_detail,
         tta=tta,
         tile_size=tile_size,
@@ -165,7 +180,8 @@ def sample_posterior(
 
     The blocking form of :func:`iter_sample_posterior`; `options` are its keyword
     arguments (``n_samples``, ``keep_samples``, ``map_estimate``, ``uncertainty``,
-    ``tta``, ``tile_size``, ``tile_overlap``, ``batch_size``, ``seed``, ``device``).
+    ``calibrate_uncertainty``, ``interval``, ``tta``, ``tile_size``, ``tile_overlap``,
+    ``batch_size``, ``seed``, ``device``).
 
     Parameters
     ----------

@@ -3,13 +3,15 @@
 This is the one recipe that the quality-control dock, ``divnoising evaluate``, scripts and
 tests all call. It checks the images, compares a single 2D ground truth with every plane
 of a stack (a scene imaged several times), and computes the SSIM and RSE maps and the
-PSNR, SSIM and NRMSE of the prediction, and of the noisy input if given.
+PSNR, SSIM and NRMSE of the prediction, and of the noisy input if given. Given the
+prediction's uncertainty (its posterior σ), it also measures how often the truth lies in
+the central 50/80/90/95% intervals ``prediction ± z·σ`` (their coverage).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,12 +42,16 @@ class QualityResult:
         PSNR, SSIM and NRMSE of the prediction.
     noisy : QualityScores or None
         The same figures for the noisy input, or None when none was given.
+    coverage : dict of float to float
+        Observed coverage (0–1) of the central intervals ``prediction ± z·uncertainty``,
+        by probability (0.5, 0.8, 0.9, 0.95); empty without an uncertainty.
     """
 
     ssim_map: np.ndarray
     rse_map: np.ndarray
     prediction: QualityScores
     noisy: QualityScores | None
+    coverage: dict[float, float] = field(default_factory=dict)
 
 
 def _checked(image: np.ndarray, role: str) -> np.ndarray:
@@ -74,7 +80,7 @@ def _checked(image: np.ndarray, role: str) -> np.ndarray:
 def _checked_inputs(
     prediction: np.ndarray, ground_truth: np.ndarray, noisy: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Validate the three images; broadcast a 2D ground truth against a stack."""
+    """Validate the images; broadcast a 2D ground truth against a stack."""
     prediction = _checked(prediction, "prediction")
     ground_truth = _checked(ground_truth, "ground truth")
     check_not_constant(ground_truth, name="ground truth")
@@ -92,8 +98,19 @@ def _checked_inputs(
     return prediction, ground_truth, noisy
 
 
+def _checked_uncertainty(uncertainty: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    uncertainty = _checked(uncertainty, "uncertainty")
+    check_same_shape(uncertainty, prediction, names=("uncertainty", "prediction"))
+    if (uncertainty < 0).any():
+        raise InputError("`uncertainty` must be a standard deviation (no negative values)")
+    return uncertainty
+
+
 def iter_quality_control(
-    prediction: np.ndarray, ground_truth: np.ndarray, noisy: np.ndarray | None = None
+    prediction: np.ndarray,
+    ground_truth: np.ndarray,
+    noisy: np.ndarray | None = None,
+    uncertainty: np.ndarray | None = None,
 ) -> Generator[Progress, None, QualityResult]:
     """Score `prediction` (and `noisy`) against `ground_truth`, yielding progress.
 
@@ -109,6 +126,9 @@ def iter_quality_control(
         compared with every plane of a stack `prediction` (without copying it).
     noisy : ndarray, optional
         The noisy input, same shape as `prediction`, scored for comparison.
+    uncertainty : ndarray, optional
+        The prediction's per-pixel posterior standard deviation, same shape: the coverage
+        of its intervals is measured too.
 
     Returns
     -------
@@ -136,11 +156,16 @@ def iter_quality_control(
     [0.0, 0.33, 0.67, 1.0]
     """
     prediction, ground_truth, noisy = _checked_inputs(prediction, ground_truth, noisy)
-    return _quality_control(prediction, ground_truth, noisy)
+    if uncertainty is not None:
+        uncertainty = _checked_uncertainty(uncertainty, prediction)
+    return _quality_control(prediction, ground_truth, noisy, uncertainty)
 
 
 def _quality_control(
-    prediction: np.ndarray, ground_truth: np.ndarray, noisy: np.ndarray | None
+    prediction: np.ndarray,
+    ground_truth: np.ndarray,
+    noisy: np.ndarray | None,
+    uncertainty: np.ndarray | None,
 ) -> Generator[Progress, None, QualityResult]:
     total = 3 if noisy is None else 4
     yield Progress(_STAGE, 0, total, status="SSIM map…")
@@ -157,14 +182,22 @@ def _quality_control(
     if noisy is not None:
         yield Progress(_STAGE, 3, total, status="scoring the noisy input…")
         noisy_scores = quality_scores(noisy, ground_truth)
+    coverage = {}
+    if uncertainty is not None:
+        from ..uncertainty.intervals import gaussian_coverage
+
+        coverage = gaussian_coverage(ground_truth, prediction, uncertainty)
     yield Progress(_STAGE, total, total, status="done")
-    return QualityResult(ssim_map=ssim.map, rse_map=rse, prediction=scores, noisy=noisy_scores)
+    return QualityResult(
+        ssim_map=ssim.map, rse_map=rse, prediction=scores, noisy=noisy_scores, coverage=coverage
+    )
 
 
 def quality_control(
     prediction: np.ndarray,
     ground_truth: np.ndarray,
     noisy: np.ndarray | None = None,
+    uncertainty: np.ndarray | None = None,
     *,
     progress: Callable[[Progress], None] | None = None,
 ) -> QualityResult:
@@ -172,7 +205,7 @@ def quality_control(
 
     Parameters
     ----------
-    prediction, ground_truth, noisy : ndarray
+    prediction, ground_truth, noisy, uncertainty : ndarray
         As in :func:`iter_quality_control`.
     progress : callable, optional
         Called with every :class:`~napari_divnoising.core.events.Progress`.
@@ -195,4 +228,5 @@ def quality_control(
     >>> round(result.prediction.psnr, 2), round(result.noisy.psnr, 2)  # range 30, MSE 1 and 9
     (29.54, 20.0)
     """
-    return run_generator(iter_quality_control(prediction, ground_truth, noisy), progress)
+    job = iter_quality_control(prediction, ground_truth, noisy, uncertainty)
+    return run_generator(job, progress)

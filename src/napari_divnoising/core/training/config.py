@@ -131,6 +131,11 @@ class TrainingConfig(BaseModel):
     channels_last: bool = True
     """Use the channels-last memory format (faster convolutions on CPU and GPU)."""
 
+    calibrate_uncertainty: bool = True
+    """After training, calibrate the posterior's uncertainty on the held-back validation
+    planes (one scale on its standard deviation; costs about two predictions of at most
+    512×512 pixels, outside the time budget). Skipped when nothing could be held out."""
+
     @model_validator(mode="after")
     def _apply_budget_defaults(self) -> TrainingConfig:
         if self.uses_budget_defaults:

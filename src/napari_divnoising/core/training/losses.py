@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from ..errors import SettingsError
@@ -32,6 +33,10 @@ class Likelihood(Protocol):
 
     def log_likelihood(self, observation: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
         """Elementwise log-density of `observation` given `signal`."""
+        ...
+
+    def sample_observation(self, signal: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+        """Draw one noisy observation per signal value."""
         ...
 
 
@@ -79,6 +84,10 @@ class GaussianLikelihood:
         """Elementwise Gaussian log-density of `observation` around `signal`."""
         residual = (observation - signal) / self.sigma
         return -0.5 * residual.square() - math.log(self.sigma) - 0.5 * math.log(2 * math.pi)
+
+    def sample_observation(self, signal: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+        """Draw one noisy observation per signal value (float64, the shape of `signal`)."""
+        return rng.normal(np.asarray(signal, dtype=np.float64), self.sigma)
 
 
 @dataclass(frozen=True)

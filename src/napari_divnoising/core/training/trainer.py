@@ -29,6 +29,7 @@ from ..events import (
 )
 from ..model.bundle import TrainedModel
 from ..model.config import NetworkConfig
+from ..uncertainty.calibration import iter_calibrate_held_back
 from .config import TrainingConfig
 from .history import validation_trend
 from .state import TrainingState, _Loop, _NonFinite
@@ -242,7 +243,12 @@ class Trainer(TrainingState):
             if stop is not None:
                 yield self._event(loop, message=stop.reason, payload=stop)
                 break
-        return self.best_model()
+        model = self.best_model()
+        if self.config.calibrate_uncertainty:
+            model.uncertainty_calibration = yield from iter_calibrate_held_back(
+                model, self.data.split, seed=self.seed, device=self.device
+            )
+        return model
 
 
 def _epoch_line(done: EpochDone) -> str:

@@ -87,6 +87,7 @@ def run(arguments: argparse.Namespace) -> None:
                 "DivNoising MAP": prediction.map,
             },
         )
+        print_coverage(data, prediction, model)
     print(f"\nall outputs are in {folder.resolve()}")
 
 
@@ -203,6 +204,18 @@ def predict(data, model, folder: Path, arguments: argparse.Namespace):
     for name in ("mmse", "restored", "map", "uncertainty", "samples"):
         write_tiff(folder / f"noisy_{name}.tif", getattr(prediction, name).astype(np.float32))
     return prediction
+
+
+def print_coverage(data, prediction, model) -> None:
+    """Print how often the clean image lies in the MMSE's calibrated intervals."""
+    from ..core.uncertainty.intervals import gaussian_coverage
+    from ._evaluate import format_coverage
+
+    calibration = model.uncertainty_calibration
+    made = "uncertainty not calibrated" if calibration is None else calibration.describe()
+    print(f"\n6. {made}")
+    coverage = gaussian_coverage(data.clean, prediction.mmse, prediction.uncertainty)
+    print(format_coverage(coverage).replace("ground truth", "clean image"))
 
 
 def print_quality_table(data, images: dict[str, np.ndarray]) -> None:

@@ -202,7 +202,7 @@ def test_evaluate_prints_the_coverage_of_the_uncertainty(sample, tmp_path, capsy
 def test_demo_runs_the_whole_path(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--quiet"]) == 0
     output = capsys.readouterr().out
-    for expected in ("calibrated", "bootstrapped", "DivNoising MMSE", "DivNoising MAP"):
+    for expected in ("calibrated", "bootstrapped", "DivNoising MMSE", "DivNoising MAP", "± z·"):
         assert expected in output
     written = {path.name for path in (tmp_path / "demo").iterdir()}
     assert {"noise_model_calibrated.npz", "model.divnoising", "noisy_mmse.tif"} <= written

@@ -39,10 +39,37 @@ def test_progress_and_result_reach_the_main_thread(runner, qtbot):
     wait_for(qtbot, runner)
     assert [event.step for event in events] == [1, 2, 3, 4, 5]
     assert results == ["done"]
-    assert runner.progress_bar.value() == 1000
-    assert "counting: 5/5" in runner.status.text()
-    assert "elapsed" in runner.status.text()
+    # The end state: the bar reset, the status saying how it ended.
+    assert runner.progress_bar.value() == 0 and runner.progress_bar.maximum() == 1000
+    assert runner.status.text().startswith("done in ")
     assert runner.run_button.isEnabled() and not runner.stop_button.isEnabled()
+
+
+def test_the_status_reports_at_once_and_elapsed_time_ticks_between_events(runner, qtbot):
+    def slow():
+        time.sleep(1.3)  # a first step longer than the timer's tick
+        yield Progress("counting", 1, 1)
+
+    runner.start(slow())
+    # Before any event: a busy indicator and the time already running.
+    assert runner.progress_bar.maximum() == 0
+    assert runner.status.text().startswith("starting… · 0:00 elapsed")
+    qtbot.waitUntil(lambda: "0:01 elapsed" in runner.status.text(), timeout=3_000)
+    wait_for(qtbot, runner)
+
+
+def test_stop_says_what_was_kept(runner, qtbot):
+    runner.start(counting(10_000, delay=0.01), on_aborted=lambda: "stopped: 3 things kept")
+    qtbot.waitUntil(lambda: runner.progress_bar.value() > 0, timeout=10_000)
+    runner.stop_button.click()
+    wait_for(qtbot, runner)
+    assert runner.status.text() == "stopped: 3 things kept"
+    assert runner.progress_bar.value() == 0
+    runner.start(counting(10_000, delay=0.01))
+    qtbot.waitUntil(lambda: runner.progress_bar.value() > 0, timeout=10_000)
+    runner.stop_button.click()
+    wait_for(qtbot, runner)
+    assert runner.status.text() == "stopped: nothing kept"
 
 
 def test_stop_ends_the_job_at_its_next_step(runner, qtbot):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ._store import store_for
 from ._workers import JobRunner
@@ -37,6 +37,13 @@ class DockWidget(QWidget):
         self._runners: list[JobRunner] = []
         self._listeners: list[tuple[Any, Any]] = []
         self.setLayout(QVBoxLayout())
+
+    def add_guide(self, step: int, title: str, needs: str) -> QLabel:
+        """Head the dock with its step of the four and what it needs from the others."""
+        guide = QLabel(f"<b>Step {step} of 4 · {title}</b><br>{needs}")
+        guide.setWordWrap(True)
+        self.layout().addWidget(guide)
+        return guide
 
     def add_form(self, form: Container, *, layout: Any = None) -> Container:
         """Add a magicgui form to the widget and keep its layer choices up to date."""

@@ -18,28 +18,77 @@ __all__ = [
     "MARKER",
     "checked_image_layer",
     "data_layer_choices",
+    "image_layers",
+    "is_result",
     "layer_image",
+    "looks_like_ground_truth",
+    "n_planes",
     "push_image",
+    "result_kind",
 ]
 
 #: Metadata key that marks the layers this plugin made, so that re-running replaces them.
 MARKER = "napari_divnoising"
 
 
-def data_layer_choices(viewer: napari.viewer.Viewer) -> Callable[[Any], list[tuple[str, Any]]]:
+#: Words in a layer's name that say it is a ground truth (a clean reference).
+GROUND_TRUTH_WORDS = ("ground truth", "ground_truth", "groundtruth", "gt", "clean", "truth")
+
+
+def data_layer_choices(
+    viewer: napari.viewer.Viewer, *, results: bool = True
+) -> Callable[[Any], list[tuple[str, Any]]]:
     """Return a magicgui `choices` callable listing the viewer's image and labels layers.
 
     Labels layers are listed on purpose: intensity data opened as labels by some readers
     then gets a message that says how to convert it, rather than silently not showing up.
+    With ``results=False`` the layers this plugin made (MMSE, maps, ...) are left out.
     """
     from napari.layers import Image, Labels
 
     def choices(_widget: Any = None) -> list[tuple[str, Any]]:
         return [
-            (layer.name, layer) for layer in viewer.layers if isinstance(layer, Image | Labels)
+            (layer.name, layer)
+            for layer in viewer.layers
+            if isinstance(layer, Image | Labels) and (results or not is_result(layer))
         ]
 
     return choices
+
+
+def is_result(layer: Layer) -> bool:
+    """Whether this plugin made `layer` (a result or a map)."""
+    return MARKER in layer.metadata
+
+
+def result_kind(layer: Layer) -> str | None:
+    """Which result this plugin's `layer` holds ("mmse", "uncertainty", ...), or None."""
+    kind = layer.metadata.get(MARKER)
+    return kind if isinstance(kind, str) else None
+
+
+def image_layers(viewer: napari.viewer.Viewer, *, results: bool = True) -> list[Image]:
+    """Return the single-channel image layers of `viewer`, oldest first."""
+    from napari.layers import Image
+
+    return [
+        layer
+        for layer in viewer.layers
+        if isinstance(layer, Image) and not layer.rgb and (results or not is_result(layer))
+    ]
+
+
+def n_planes(layer: Image) -> int:
+    """Return the number of 2D planes in an image layer (1 for a 2D image)."""
+    shape = (layer.data[0] if layer.multiscale else layer.data).shape
+    return int(np.prod(shape[:-2], dtype=np.int64)) if len(shape) > 2 else 1
+
+
+def looks_like_ground_truth(layer: Layer) -> bool:
+    """Whether `layer`'s name says it is a ground truth ("ground truth", "cells_gt", …)."""
+    words = layer.name.lower().replace("-", " ").replace("_", " ").split()
+    name = " ".join(words)
+    return any(word in words or (" " in word and word in name) for word in GROUND_TRUTH_WORDS)
 
 
 def layer_image(layer: Layer | None, *, role: str, min_size: int = 1) -> np.ndarray:
@@ -107,6 +156,7 @@ def push_image(
     name: str,
     source: Image | None = None,
     leading_axes: int = 0,
+    kind: str = "result",
     **kwargs: Any,
 ) -> Image:
     """Add `data` as an image layer, replacing this plugin's earlier layer of that name.
@@ -125,6 +175,9 @@ def push_image(
         extra axes of scale 1 in front), and its contrast limits unless given.
     leading_axes : int
         Axes in `data` before the source's axes (the sample axis of raw samples).
+    kind : str
+        Which result it is ("mmse", "ssim_map", ...), kept in the layer's metadata so the
+        other docks can tell results apart from the user's data.
     **kwargs
         More keyword arguments for :meth:`napari.Viewer.add_image` (colormap, ...).
 
@@ -146,7 +199,7 @@ def push_image(
     if old is not None:
         kwargs.setdefault("visible", old.visible)
         viewer.layers.remove(old)
-    layer = viewer.add_image(data, name=name, metadata={MARKER: True}, **kwargs)
+    layer = viewer.add_image(data, name=name, metadata={MARKER: kind}, **kwargs)
     if index is not None:
         viewer.layers.move(viewer.layers.index(layer), index)
     return layer

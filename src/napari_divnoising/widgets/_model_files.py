@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import Container, FileEdit, PushButton
 
+from napari_divnoising.core.errors import InputError
+
 from ._workers import guarded
 
 if TYPE_CHECKING:
@@ -64,7 +66,7 @@ class ModelFiles:
         from napari_divnoising.core.model.config import MODEL_SUFFIX
 
         if self.store.model is None:
-            raise ValueError("No trained model to save yet: train or load one first")
+            raise InputError("No trained model to save yet: train or load one first")
         path = Path(self.save_path.value)
         if path.suffix == "":
             path = path.with_suffix(MODEL_SUFFIX)

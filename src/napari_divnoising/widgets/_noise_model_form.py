@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import ComboBox, Container, FileEdit
+from magicgui.widgets import ComboBox, Container, FileEdit, LineEdit, SpinBox
 
+from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.noise_model.fitting import resolve_settings
 from napari_divnoising.core.noise_model.settings import NoiseModelSettings
 
@@ -16,12 +17,26 @@ from ._layers import data_layer_choices, layer_image
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["BOOTSTRAP", "CALIBRATION_FILES", "CALIBRATION_LAYER", "LOAD", "NoiseModelForm"]
+__all__ = [
+    "BOOTSTRAP",
+    "CALIBRATION_FILES",
+    "CALIBRATION_LAYER",
+    "DENOISED",
+    "LOAD",
+    "NoiseModelForm",
+]
 
 CALIBRATION_LAYER = "calibration frames (layer)"
 CALIBRATION_FILES = "calibration frames (files)"
 BOOTSTRAP = "bootstrap from a noisy layer"
+DENOISED = "noisy layer + your denoised layer"
 LOAD = "load a file (.npz / .npy)"
+SOURCE_TIP = (
+    "Calibration: many frames of a static sample (signal = their mean; best). Bootstrap: a "
+    "pseudo ground truth made from the noisy images by BM3D (no calibration data needed). "
+    "Denoised: a pseudo ground truth you made yourself with any denoiser you trust. Load: "
+    "a noise model file, ours or the reference notebooks'."
+)
 
 
 class NoiseModelForm:
@@ -36,12 +51,37 @@ class NoiseModelForm:
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self.source = ComboBox(
             label="source",
-            choices=[CALIBRATION_LAYER, CALIBRATION_FILES, BOOTSTRAP, LOAD],
+            choices=[CALIBRATION_LAYER, CALIBRATION_FILES, BOOTSTRAP, DENOISED, LOAD],
             value=CALIBRATION_LAYER,
-            tooltip="Calibration: many frames of a static sample (signal = their mean). "
-            "Bootstrap: a pseudo ground truth from the noisy images by BM3D.",
+            tooltip=SOURCE_TIP,
         )
-        self.layer = ComboBox(label="layer", choices=data_layer_choices(viewer))
+        self.layer = ComboBox(
+            label="layer",
+            choices=data_layer_choices(viewer),
+            tooltip="Calibration: a stack (T, Y, X) of at least 10 frames of a static sample. "
+            "Bootstrap or denoised: the noisy images, in raw camera units.",
+        )
+        self.denoised = ComboBox(
+            label="denoised layer",
+            choices=data_layer_choices(viewer),
+            visible=False,
+            tooltip="Your denoised version of the noisy layer (same shape), from any "
+            "denoiser you trust; it is used as the signal of the pairs.",
+        )
+        self.subset = SpinBox(
+            label="planes used (%)",
+            value=100,
+            min=1,
+            max=100,
+            visible=False,
+            tooltip="Bootstrap from this share of the noisy layer's planes (evenly spread, "
+            "at least one): BM3D takes about 10 s per 512×512 plane.",
+        )
+        self.name = LineEdit(
+            label="name",
+            tooltip="What to call this noise model (shown in the other docks, used as the "
+            "default file name when saving); empty: named after its data.",
+        )
         self.files = FileEdit(
             label="stacks", mode="rm", filter="*.tif *.tiff *.npy", visible=False
         )
@@ -52,7 +92,16 @@ class NoiseModelForm:
             value="gmm",
         )
         self.main = Container(
-            widgets=[self.source, self.layer, self.files, self.model_file, self.kind]
+            widgets=[
+                self.source,
+                self.layer,
+                self.denoised,
+                self.subset,
+                self.files,
+                self.model_file,
+                self.kind,
+                self.name,
+            ]
         )
         self.n_gaussian = setting_widget(NoiseModelSettings, "n_gaussian", label="Gaussians")
         self.n_coeff = setting_widget(NoiseModelSettings, "n_coeff", label="coefficients")
@@ -79,7 +128,9 @@ class NoiseModelForm:
 
     def _update_visibility(self) -> None:
         source, gmm = self.source.value, self.kind.value == "gmm"
-        self.layer.visible = source in (CALIBRATION_LAYER, BOOTSTRAP)
+        self.layer.visible = source in (CALIBRATION_LAYER, BOOTSTRAP, DENOISED)
+        self.denoised.visible = source == DENOISED
+        self.subset.visible = source == BOOTSTRAP
         self.files.visible = source == CALIBRATION_FILES
         self.model_file.visible = source == LOAD
         self.kind.visible = source != LOAD
@@ -107,18 +158,37 @@ class NoiseModelForm:
         Calibration frames are averaged now (quick, and it checks them); bootstrapping
         takes seconds per image, so it runs in the job.
         """
-        from napari_divnoising.core.noise_model.recipe import iter_make_noise_model
-
         settings = self.fit_settings()
         kind = "GMM" if settings.kind == "gmm" else "histogram"
-        if self.source.value == BOOTSTRAP:
-            images = layer_image(self.layer.value, role="noisy image", min_size=16)
-            job = iter_make_noise_model(images, source="bootstrap", settings=settings)
-            return job, f"{kind} bootstrapped from '{self.layer.value.name}'"
-        if self.source.value == CALIBRATION_LAYER:
-            stacks: Any = layer_image(self.layer.value, role="calibration stack")
-            label = f"{kind} calibrated on '{self.layer.value.name}'"
-        else:
-            stacks = [Path(path) for path in self.files.value]
-            label = f"{kind} calibrated on {len(stacks)} file(s)"
-        return iter_make_noise_model(stacks, settings=settings), label
+        job, label = self._job(settings, kind)
+        return job, self.name.value.strip() or label
+
+    def _job(self, settings: NoiseModelSettings, kind: str) -> tuple[Any, str]:
+        from napari_divnoising.core.noise_model.recipe import iter_make_noise_model
+
+        source, layer = self.source.value, self.layer.value
+        if source == BOOTSTRAP:
+            images = layer_image(layer, role="noisy image", min_size=16)
+            subset = self.subset.value / 100
+            job = iter_make_noise_model(
+                images, source="bootstrap", settings=settings, subset=subset
+            )
+            share = "" if subset == 1 else f" ({self.subset.value}% of its planes)"
+            return job, f"{kind} bootstrapped from '{layer.name}'{share}"
+        if source == DENOISED:
+            images = layer_image(layer, role="noisy image")
+            clean = layer_image(self.denoised.value, role="denoised image")
+            if self.denoised.value is layer:
+                raise InputError("Choose a denoised layer other than the noisy layer itself")
+            job = iter_make_noise_model(
+                images, source="denoised", denoised=clean, settings=settings
+            )
+            return job, f"{kind} from '{layer.name}' and '{self.denoised.value.name}'"
+        if source == CALIBRATION_LAYER:
+            stacks: Any = layer_image(layer, role="calibration stack")
+            job = iter_make_noise_model(stacks, settings=settings, names=[f"'{layer.name}'"])
+            return job, f"{kind} calibrated on '{layer.name}'"
+        stacks = [Path(path) for path in self.files.value]
+        names = [f"'{Path(path).name}'" for path in stacks]
+        job = iter_make_noise_model(stacks, settings=settings, names=names)
+        return job, f"{kind} calibrated on {len(stacks)} file(s)"

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from napari_divnoising.core.errors import InputError
+
 from ._plots import make_plot
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ def parse_levels(text: str) -> list[float]:
         try:
             levels.append(float(entry))
         except ValueError as err:
-            raise ValueError(
+            raise InputError(
                 f"signal levels must be numbers separated by commas (got {entry!r})"
             ) from err
     return levels

@@ -4,23 +4,25 @@
 button, a progress bar and a status line with the elapsed time and an estimate of the
 time left. The generator runs in a napari thread worker; Stop asks it to quit at its next
 yield. Errors become napari notifications that say what to do, and the buttons come back.
+
+The elapsed time ticks on a timer, not only when the job reports; until the job reports a
+first step, the bar is a busy indicator. Every end state resets the bar and leaves a
+status that says how the job ended and what was kept.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 import time
-import warnings
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
-from qtpy.QtCore import Signal
+from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from napari_divnoising.core.errors import DivNoisingError
 from napari_divnoising.core.events import Progress
+
+from ._notify import describe_error, guarded, notify_error, relay_warnings
 
 __all__ = [
     "JobRunner",
@@ -31,7 +33,8 @@ __all__ = [
     "relay_warnings",
 ]
 
-_LOG = logging.getLogger(__name__)
+#: How often the elapsed time is refreshed while a job runs (ms).
+TICK_MS = 500
 
 
 def format_seconds(seconds: float) -> str:
@@ -40,80 +43,6 @@ def format_seconds(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def describe_error(error: BaseException) -> str:
-    """Turn an exception from the core into a notification that says what to do.
-
-    Parameters
-    ----------
-    error : BaseException
-        The exception a worker raised.
-
-    Returns
-    -------
-    str
-        One or two sentences for the user.
-    """
-    text = str(error)
-    if isinstance(error, MemoryError) or "out of memory" in text.lower():
-        return (
-            "Out of memory. Use a smaller tile size (sampling) or a smaller batch or patch "
-            f"size (training), or close other programs. ({type(error).__name__}: {text})"
-        )
-    if isinstance(error, (DivNoisingError, OSError)):
-        # The core's user errors already say what is wrong and what is allowed.
-        return text
-    return (
-        f"{type(error).__name__}: {text}. This looks like a bug in napari-divnoising; "
-        "the full traceback is in the log. Your layers are unchanged."
-    )
-
-
-def notify_error(error: BaseException) -> None:
-    """Log `error` and show it as a napari notification (call on the main thread)."""
-    from napari.utils.notifications import show_error
-
-    if isinstance(error, DivNoisingError):
-        # A refused input, fully described by its message: no traceback to keep alive.
-        _LOG.warning("napari-divnoising: %s", error)
-    else:
-        _LOG.error("napari-divnoising: %s", error, exc_info=error)
-    show_error(describe_error(error))
-
-
-@contextlib.contextmanager
-def relay_warnings() -> Iterator[None]:
-    """Show the warnings raised inside the block as napari notifications.
-
-    Used around the core calls made on the main thread before a worker starts (the
-    worker relays its own warnings), so that a warning never aborts the handler.
-    """
-    from napari.utils.notifications import show_warning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        show_warning(str(warning.message))
-
-
-def guarded(handler: Callable[[Any], Any]) -> Callable[..., None]:
-    """Wrap a widget method so that any error becomes a notification, never a crash.
-
-    Validation errors raised before a worker starts land here: the user sees what to
-    change, and the widget stays as it was. Arguments that Qt signals pass (``checked``)
-    are ignored.
-    """
-
-    @functools.wraps(handler)
-    def wrapper(self: Any, *_: Any) -> None:
-        try:
-            handler(self)
-        except Exception as error:  # everything reaches the user, nothing crashes napari
-            notify_error(error)
-
-    return wrapper
 
 
 def _quit_held_worker(holder: dict[str, Any], *_: Any) -> None:
@@ -159,6 +88,11 @@ class JobRunner(QWidget):
         self._stage_start = 0.0
         self._start = 0.0
         self._callbacks: tuple[Any, Any, Any] = (None, None, None)
+        self._text = ""
+        self._eta = ""
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(TICK_MS)
+        self._ticker.timeout.connect(self._tick)
         # Outlives the C++ widget: when the widget is destroyed, its worker is told to quit.
         self._holder: dict[str, Any] = {"worker": None}
         self.destroyed.connect(functools.partial(_quit_held_worker, self._holder))
@@ -188,7 +122,8 @@ class JobRunner(QWidget):
         on_returned : callable, optional
             Called on the main thread with the generator's return value.
         on_aborted : callable, optional
-            Called on the main thread after Stop took effect.
+            Called on the main thread after Stop took effect; it may return the status
+            to show, saying what was kept (default: "stopped: nothing kept").
         """
         from napari.qt.threading import create_worker
         from superqt.utils import GeneratorWorker
@@ -197,7 +132,7 @@ class JobRunner(QWidget):
             raise RuntimeError("a job is already running; stop it first")
         self._start = self._stage_start = time.monotonic()
         self._stage = ""
-        self.set_progress(0.0, "starting…")
+        self.set_progress(None, "starting…")
 
         def job_function() -> Generator[Any, None, Any]:
             return (yield from job)
@@ -220,6 +155,7 @@ class JobRunner(QWidget):
         self.worker = self._holder["worker"] = worker
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
+        self._ticker.start()
         worker.start()
         return worker
 
@@ -227,35 +163,52 @@ class JobRunner(QWidget):
         """Ask the running job to stop at its next step (no-op when idle)."""
         if self.worker is not None:
             self.stop_button.setEnabled(False)
-            self.status.setText(f"{self.status.text()} — stopping…")
+            self._text, self._eta = f"{self._text} — stopping…", ""
+            self._tick()
             self.worker.quit()
 
     def set_progress(self, fraction: float | None, text: str) -> None:
-        """Show `fraction` (None: busy indicator) and `text` with elapsed time and ETA."""
+        """Show `fraction` and `text` with elapsed time and ETA.
+
+        None, or a stage's first step (0), shows a busy indicator: the job is working on
+        a step whose size it cannot tell yet.
+        """
         now = time.monotonic()
-        if fraction is None:
+        if fraction is None or fraction <= 0.0:
             self.progress_bar.setRange(0, 0)
-            eta = ""
+            self._eta = ""
         else:
             self.progress_bar.setRange(0, 1000)
-            self.progress_bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+            self.progress_bar.setValue(round(1000 * min(fraction, 1.0)))
             stage_elapsed = now - self._stage_start
-            eta = (
+            self._eta = (
                 f" · ~{format_seconds(stage_elapsed * (1 - fraction) / fraction)} left"
-                if 0.0 < fraction < 1.0 and stage_elapsed > 1.0
+                if fraction < 1.0 and stage_elapsed > 1.0
                 else ""
             )
-        self.status.setText(f"{text} · {format_seconds(now - self._start)} elapsed{eta}")
+        self._text = text
+        self._tick()
+
+    def _tick(self) -> None:
+        elapsed = format_seconds(time.monotonic() - self._start)
+        self.status.setText(f"{self._text} · {elapsed} elapsed{self._eta}")
+
+    def _end(self, text: str) -> None:
+        """Leave the strip idle: the bar reset, the timer stopped, `text` as the status."""
+        self._ticker.stop()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.status.setText(text)
 
     def _on_returned(self, result: Any) -> None:
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setValue(1000)
+        elapsed = format_seconds(time.monotonic() - self._start)
+        self._end(f"done in {elapsed}")
         if self._callbacks[1] is not None:
             self._callbacks[1](result)
 
     def _on_aborted(self) -> None:
-        if self._callbacks[2] is not None:
-            self._callbacks[2]()
+        kept = self._callbacks[2]() if self._callbacks[2] is not None else None
+        self._end(kept or "stopped: nothing kept")
 
     def _on_yielded(self, event: Progress) -> None:
         if event.stage != self._stage:
@@ -266,7 +219,7 @@ class JobRunner(QWidget):
 
     def _on_errored(self, error: BaseException) -> None:
         notify_error(error)
-        self.status.setText(f"Failed: {describe_error(error)}")
+        self._end(f"Failed: {describe_error(error)}")
 
     def _on_warned(self, warning_args: tuple) -> None:
         from napari.utils.notifications import show_warning
@@ -278,5 +231,6 @@ class JobRunner(QWidget):
         self._callbacks = (None, None, None)
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)
+        self._ticker.stop()
         self.progress_bar.setRange(0, 1000)
         self.job_finished.emit()

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import ComboBox, Container, FileEdit, LineEdit, PushButton
 
+from napari_divnoising.core.errors import InputError
+
 from ._layers import data_layer_choices, layer_image
 from ._workers import guarded
 
@@ -57,9 +59,9 @@ class ZooExport:
         from napari_divnoising.core.sharing.bioimageio import export_bioimageio
 
         if self.store.model is None:
-            raise ValueError("No trained model to export yet: train or load one first")
+            raise InputError("No trained model to export yet: train or load one first")
         if not self.license.value.strip():
-            raise ValueError("Choose the model's license (e.g. CC-BY-4.0) before exporting")
+            raise InputError("Choose the model's license (e.g. CC-BY-4.0) before exporting")
         authors = [name.strip() for name in self.authors.value.split(",") if name.strip()]
         path = Path(self.package.value)
         if path.suffix == "":

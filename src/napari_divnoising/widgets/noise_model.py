@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import Container, FileEdit, PushButton
 from superqt import QCollapsible
 
+from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.noise_model.settings import NOISE_MODEL_SUFFIX
 
 from ._base import DockWidget
@@ -38,6 +39,13 @@ class NoiseModelWidget(DockWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer)
+        self.add_guide(
+            1,
+            "Noise model",
+            "How your camera's noise depends on the signal. Needs calibration frames "
+            "(at least 10 frames of a static sample) or, without them, the noisy images "
+            "themselves (bootstrap). Step 2 uses the model.",
+        )
         self.form = NoiseModelForm(viewer)
         self.add_form(self.form.main)
         advanced = QCollapsible("Advanced settings")
@@ -68,12 +76,44 @@ class NoiseModelWidget(DockWidget):
             return
         with relay_warnings():  # e.g. calibration frames that drift
             job, label = form.make_job()
-        self.runner.start(job, on_returned=lambda result: self._fitted(result, label))
+        self._so_far = None
+        self.runner.start(
+            job,
+            on_event=self._follow,
+            on_returned=lambda result: self._fitted(result, label),
+            on_aborted=lambda: self._stopped(label),
+        )
+
+    def _follow(self, event: Any) -> None:
+        from napari_divnoising.core.noise_model import FitSoFar
+
+        if isinstance(event.payload, FitSoFar):
+            self._so_far = event.payload
+
+    def _stopped(self, label: str) -> str:
+        """Keep the fit as it stands when Stop came during its iterations."""
+        so_far, self._so_far = self._so_far, None
+        if so_far is None:  # stopped while bootstrapping: there are no weights yet
+            return "Stopped before the fit began: nothing kept."
+        model = so_far.model()
+        self.plot.show_model(model)
+        self.store.set_noise_model(model, label=f"{label} (stopped at {so_far.iteration})")
+        return (
+            f"Stopped after {so_far.iteration} iterations: model kept. The training "
+            "widget can use it; fit again for the full fit."
+        )
 
     def _fitted(self, result: NoiseModelResult, label: str) -> None:
         self.plot.show_model(result.noise_model, result.data)
         self.store.set_noise_model(result.noise_model, label=label)
-        self.runner.status.setText(f"Fitted: {label}. The training widget can use it now.")
+        fit = result.noise_model.metadata.get("fit", {})
+        steps = fit.get("iterations_run")
+        how = f" in {steps} iterations" if steps else ""
+        if steps and fit.get("converged_at"):
+            how += " (its loss had levelled off)"
+        self.runner.status.setText(
+            f"{self.runner.status.text()}: {label}{how}. Step 2, Training, can use it now."
+        )
 
     def _load(self, path: Path) -> None:
         from napari_divnoising.core.noise_model import load_noise_model
@@ -93,7 +133,7 @@ class NoiseModelWidget(DockWidget):
 
         model = self.store.noise_model
         if model is None:
-            raise ValueError("No noise model to save yet: fit or load one first")
+            raise InputError("No noise model to save yet: fit or load one first")
         path = Path(self.save_path.value)
         if path.suffix == "":
             path = path.with_suffix(NOISE_MODEL_SUFFIX.get(model.kind, ".npz"))

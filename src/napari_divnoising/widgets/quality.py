@@ -49,6 +49,12 @@ class QualityControlWidget(DockWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer)
+        self.add_guide(
+            4,
+            "Quality control (optional)",
+            "Needs a ground truth (a clean image of the same scene): scores a result of "
+            "step 3 against it, beside the noisy input.",
+        )
         choices = data_layer_choices(viewer)
         self.prediction = ComboBox(label="prediction", choices=choices)
         self.ground_truth = ComboBox(label="ground truth", choices=choices)
@@ -106,6 +112,7 @@ class QualityControlWidget(DockWidget):
             self.viewer,
             result.ssim_map,
             name=f"{name}_ssim_map",
+            kind="ssim_map",
             source=source,
             colormap="viridis",
             contrast_limits=(0.0, 1.0),
@@ -115,6 +122,7 @@ class QualityControlWidget(DockWidget):
             self.viewer,
             result.rse_map,
             name=f"{name}_rse_map",
+            kind="rse_map",
             source=source,
             colormap="inferno",
             contrast_limits=(0.0, high),

@@ -10,6 +10,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
 from qtpy.QtWidgets import QLabel
 
+from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.prediction.config import SamplingConfig, sampling_config
 from napari_divnoising.core.prediction.planes import RESULT_NAMES
 from napari_divnoising.core.settings import field_spec
@@ -50,6 +51,12 @@ class SamplingWidget(DockWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer)
+        self.add_guide(
+            3,
+            "Sampling",
+            "Denoises an image with the model of step 2 (or a saved one): MMSE, MAP, "
+            "uncertainty and interval bounds become layers.",
+        )
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
         self.layout().addWidget(self.model_label)
@@ -141,7 +148,7 @@ class SamplingWidget(DockWidget):
 
         model = self.store.model
         if model is None:
-            raise ValueError(
+            raise InputError(
                 "No trained model: train one in the 'Training' widget or load a model file"
             )
         layer = self.image.value
@@ -175,7 +182,7 @@ class SamplingWidget(DockWidget):
 
         folder = self.zarr_folder.value
         if not str(folder) or str(folder) == ".":
-            raise ValueError("Choose the OME-Zarr folder to write the whole stack into")
+            raise InputError("Choose the OME-Zarr folder to write the whole stack into")
         stack = layer_stack(layer, role="noisy image")
         with relay_warnings():
             job = iter_predict_to_zarr(
@@ -190,7 +197,7 @@ class SamplingWidget(DockWidget):
                 continue
             options = {"colormap": "magma"} if output == "uncertainty" else {}
             name = output_name(layer.name, output, self.interval.value)
-            push_lazy(self.viewer, image, name=name, source=layer, **options)
+            push_lazy(self.viewer, image, name=name, source=layer, kind=output, **options)
         reused = result.n_planes - result.computed
         earlier = f" ({reused} done by an earlier run)" if reused else ""
         self.runner.status.setText(
@@ -215,12 +222,15 @@ class SamplingWidget(DockWidget):
                 options = {"colormap": "magma", "contrast_limits": (0.0, high)}
             name = output_name(layer.name, output, interval)
             if position:
-                push_plane(self.viewer, data, name=name, source=layer, position=position)
+                push_plane(
+                    self.viewer, data, name=name, source=layer, position=position, kind=output
+                )
                 continue
             push_image(
                 self.viewer,
                 data,
                 name=name,
+                kind=output,
                 source=layer,
                 leading_axes=1 if output == "samples" else 0,
                 **options,
@@ -239,10 +249,10 @@ class SamplingWidget(DockWidget):
         from napari_divnoising.core.io import write_tiff
 
         if not self.results:
-            raise ValueError("Nothing to export yet: run the sampling first")
+            raise InputError("Nothing to export yet: run the sampling first")
         folder = Path(self.export_folder.value)
         if not folder.is_dir():
-            raise ValueError(f"Export folder {str(folder)!r} does not exist; choose a folder")
+            raise InputError(f"Export folder {str(folder)!r} does not exist; choose a folder")
         for output, data in self.results.items():
             # A metadata dict makes tifffile record the shape (the sample axis survives).
             description = {"source": self.results_source, "output": output}

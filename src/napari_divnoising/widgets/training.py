@@ -8,6 +8,7 @@ from magicgui.widgets import PushButton
 from qtpy.QtWidgets import QLabel
 from superqt import QCollapsible
 
+from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.events import (
     CollapseRestart,
     EpochDone,
@@ -43,6 +44,12 @@ class TrainingWidget(DockWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer)
+        self.add_guide(
+            2,
+            "Training",
+            "Learns what your images look like. Needs the noisy images and the noise model "
+            "of step 1 (or a Gaussian σ). Step 3 uses the trained model.",
+        )
         self.form = TrainingForm(viewer)
         self.add_form(self.form.main)
         advanced = QCollapsible("Advanced settings")
@@ -82,7 +89,7 @@ class TrainingWidget(DockWidget):
     @guarded
     def _continue(self) -> None:
         if self.store.model is None:
-            raise ValueError("No model to continue: train one or load a saved model first")
+            raise InputError("No model to continue: train one or load a saved model first")
         self._start(initial_model=self.store.model)
 
     def _likelihood(self) -> dict[str, Any]:
@@ -91,7 +98,7 @@ class TrainingWidget(DockWidget):
             return {"gaussian_sigma": self.form.gaussian_sigma.value}
         if source == FROM_WIDGET:
             if self.store.noise_model is None:
-                raise ValueError(
+                raise InputError(
                     "No noise model yet: fit or load one in the 'Noise model' widget, choose "
                     "a noise model file, or pick 'none (Gaussian)'"
                 )
@@ -157,18 +164,22 @@ class TrainingWidget(DockWidget):
             f"{self._stop_reason or 'Done. '}{describe_history(model.history)}"
         )
 
-    def _on_aborted(self) -> None:
-        from napari.utils.notifications import show_warning
-
+    def _on_aborted(self) -> str:
         from napari_divnoising.core.errors import RunFailedError
 
+        trainer = self.trainer
         try:
-            model = self.trainer.best_model()  # type: ignore[union-attr]
-        except RunFailedError as error:
-            show_warning(f"Training stopped before the first epoch ended: {error}")
-            return
+            model = trainer.best_model()  # type: ignore[union-attr]
+        except RunFailedError:
+            if trainer is not None and trainer.initial_model is not None:
+                return "Stopped before an epoch ended: the earlier model is kept, unchanged."
+            return "Stopped before the first epoch ended: nothing kept (train for longer)."
         self.store.set_model(model, label="stopped early (best epoch kept)")
-        self.runner.status.setText(f"Stopped. {describe_history(model.history)}")
+        best = min(model.history, key=lambda epoch: epoch["val_loss"])["epoch"]
+        return (
+            f"Stopped after {len(model.history)} epochs: model kept (best epoch {best}; "
+            f"uncertainty not calibrated). {describe_history(model.history)}"
+        )
 
     def _set_idle(self) -> None:
         self.continue_button.enabled = True

@@ -40,7 +40,21 @@ def run(sample):
 
 @pytest.fixture
 def fast_bm3d(monkeypatch):
-    """Replace BM3D by a box filter where only the plumbing around it is tested."""
+    """Replace BM3D by a box filter, run in this process, where only the plumbing is tested."""
+    from napari_divnoising.core.noise_model import bootstrap as module
+
+    class InProcess:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            return None
+
+        def call(self, function, *args):
+            return function(*args)
+            yield  # a generator that never waits
+
+    monkeypatch.setattr(module, "ChildProcess", InProcess)
     monkeypatch.setattr(bm3d, "bm3d", lambda image, sigma_psd: ndimage.uniform_filter(image, 5))
 
 
@@ -62,11 +76,27 @@ def test_pseudo_ground_truth_is_much_closer_to_the_truth(sample, run):
     assert result.params.gain == pytest.approx(sample.camera.gain, rel=0.2)
 
 
-def test_generator_yields_two_events_per_plane(run):
+def test_generator_counts_two_passes_per_plane_and_reports_while_they_run(run):
     events, _ = run
-    # Two BM3D passes per plane (the two halves of a checkerboard).
-    assert [(e.stage, e.step, e.total) for e in events] == [(STAGE, k, 4) for k in range(5)]
-    assert all(isinstance(e, Progress) for e in events)
+    # Two BM3D passes per plane (the two halves of a checkerboard); while a pass runs in
+    # the child process, its step is repeated every 0.2 s, so Stop is never far away.
+    assert all(isinstance(e, Progress) and (e.stage, e.total) == (STAGE, 4) for e in events)
+    steps = [e.step for e in events]
+    assert steps == sorted(steps) and list(dict.fromkeys(steps)) == [0, 1, 2, 3, 4]
+
+
+def test_closing_the_bootstrap_stops_its_child_process_at_once(sample):
+    import multiprocessing
+    import time
+
+    job = iter_bootstrap(np.tile(sample.noisy, (1, 4, 4)))  # 256² planes: seconds per pass
+    while next(job).step == 0 and not multiprocessing.active_children():
+        pass
+    assert multiprocessing.active_children()
+    start = time.perf_counter()
+    job.close()
+    assert time.perf_counter() - start < 1.0
+    assert not multiprocessing.active_children()
 
 
 def test_pairs_keep_the_observations_and_their_dtype(sample, run):

@@ -19,9 +19,11 @@ if TYPE_CHECKING:  # the names below, for type checkers and IDEs; loaded lazily 
     from .files import load_noise_model
     from .fitting import fit_noise_model, iter_fit_noise_model
     from .gmm import GaussianMixtureNoiseModel
+    from .gmm_fit import FitSoFar
     from .histogram import HistogramNoiseModel
 
 __all__ = [
+    "FitSoFar",
     "GaussianMixtureNoiseModel",
     "HistogramNoiseModel",
     "ModelFileError",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 _WHERE = {
+    "FitSoFar": "gmm_fit",
     "GaussianMixtureNoiseModel": "gmm",
     "HistogramNoiseModel": "histogram",
     "NoiseModel": "base",

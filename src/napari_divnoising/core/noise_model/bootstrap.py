@@ -25,16 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..child_process import ChildProcess
 from ..events import Progress, run_generator
 from ..validation import as_image_stack
+from ._blind_bm3d import PASSES_PER_PLANE, checkerboard_inputs, vst_bm3d
 from .calibration import NoisePairs, find_saturated
 from .pairs import check_raw_intensities
-from .poisson_gaussian import (
-    PoissonGaussianParams,
-    estimate_poisson_gaussian,
-    generalized_anscombe,
-    inverse_generalized_anscombe,
-)
+from .poisson_gaussian import PoissonGaussianParams, estimate_poisson_gaussian
 
 __all__ = [
     "BOOTSTRAP_PERCENTILES",
@@ -51,7 +48,6 @@ __all__ = [
 #: DivNoising/PPN2V notebooks): the extremes of a pseudo ground truth are its least reliable.
 BOOTSTRAP_PERCENTILES = (0.5, 99.5)
 STAGE = "bootstrapping pseudo ground truth (BM3D)"
-PASSES_PER_PLANE = 2  # the two halves of the checkerboard
 MIN_BOOTSTRAP_SIZE = 16  # BM3D matches 8×8 blocks in a search window: smaller planes make no sense
 
 
@@ -74,18 +70,6 @@ class BootstrapResult:
     signal: np.ndarray
     pairs: NoisePairs
     params: PoissonGaussianParams
-
-
-def _checkerboard_inputs(plane: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Return the plane with each half of a checkerboard replaced by its 4-neighbour mean."""
-    padded = np.pad(plane, 1, mode="reflect")
-    neighbours = (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]) / 4
-    rows, columns = np.indices(plane.shape)
-    inputs = []
-    for phase in range(PASSES_PER_PLANE):
-        hidden = (rows + columns) % 2 == phase
-        inputs.append((np.where(hidden, neighbours, plane), hidden))
-    return inputs
 
 
 def iter_bootstrap(
@@ -145,22 +129,32 @@ def iter_bootstrap(
     # Observations keep their dtype: a fit recognises integer counts and their saturation.
     observation = array.reshape(stack.shape)[:, None]
     saturated, level = find_saturated(observation, saturation, frames=False)
-    import bm3d  # heavy and only needed here
-
     total = PASSES_PER_PLANE * len(stack)
     signal = np.zeros_like(stack)
     blind = np.empty_like(stack)
     yield Progress(STAGE, 0, total)
-    for index, plane in enumerate(stack):
-        for phase, (masked, hidden) in enumerate(_checkerboard_inputs(plane)):
-            denoised = bm3d.bm3d(generalized_anscombe(masked, params), sigma_psd=1.0)
-            estimate = inverse_generalized_anscombe(denoised, params)
-            signal[index] += estimate / PASSES_PER_PLANE
-            blind[index][hidden] = estimate[hidden]
-            yield Progress(STAGE, PASSES_PER_PLANE * index + phase + 1, total)
+    with ChildProcess() as child:  # each pass takes seconds: Stop must not wait for it
+        for index, plane in enumerate(stack):
+            for phase, (masked, hidden) in enumerate(checkerboard_inputs(plane)):
+                done = PASSES_PER_PLANE * index + phase
+                pass_ = child.call(vst_bm3d, masked, params)
+                estimate = yield from _reported(pass_, Progress(STAGE, done, total))
+                signal[index] += estimate / PASSES_PER_PLANE
+                blind[index][hidden] = estimate[hidden]
+                yield Progress(STAGE, done + 1, total)
     observation.flags.writeable = False
     pairs = NoisePairs(blind[:, None], observation, "bootstrap", saturated, level)
     return BootstrapResult(signal=signal.reshape(array.shape), pairs=pairs, params=params)
+
+
+def _reported(call: Generator[None, None, np.ndarray], event: Progress):
+    """Yield `event` while `call` waits for the child process; return its result."""
+    while True:
+        try:
+            next(call)
+        except StopIteration as stop:
+            return stop.value
+        yield event
 
 
 def bootstrap(

@@ -94,7 +94,7 @@ def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
         return False
 
 
-def _read(stack: StackLike, index: int) -> tuple[np.ndarray, str]:
+def _read(stack: StackLike, index: int, names: Sequence[str] | None) -> tuple[np.ndarray, str]:
     if isinstance(stack, (str, os.PathLike)):
         path = Path(stack)
         if not path.is_file():
@@ -105,7 +105,7 @@ def _read(stack: StackLike, index: int) -> tuple[np.ndarray, str]:
             return tifffile.imread(path), f"calibration file {path.name!r}"
         except (OSError, ValueError, tifffile.TiffFileError) as err:
             raise InputError(f"cannot read calibration file {str(path)!r} as TIFF: {err}") from err
-    name = f"calibration stack {index}"
+    name = names[index] if names and index < len(names) else f"calibration stack {index}"
     try:
         return np.asarray(stack), name
     except ValueError as err:  # a ragged sequence of frames
@@ -214,6 +214,7 @@ def calibration_pairs(
     *,
     min_frames: int = MIN_CALIBRATION_FRAMES,
     saturation: float | None = None,
+    names: Sequence[str] | None = None,
 ) -> NoisePairs:
     """Make (signal, observation) pairs from stacks of frames of a static sample.
 
@@ -230,6 +231,8 @@ def calibration_pairs(
     saturation : float, optional
         Values at and above it are saturated; by default the largest value of an integer
         dtype (none for floating-point data). See :func:`find_saturated`.
+    names : sequence of str, optional
+        What messages call the stacks (a layer's name); default "calibration stack N".
 
     Returns
     -------
@@ -276,7 +279,7 @@ def calibration_pairs(
     kept: list[np.ndarray] = []
     mean = None
     for index, item in enumerate(items):
-        array, name = _read(item, index)
+        array, name = _read(item, index, names)
         frames = _as_frames(array, name, min_frames)
         if mean is None:
             mean = np.empty((len(items), 1, *frames.shape[1:]), dtype=np.float32)

@@ -8,31 +8,20 @@ blocking wrapper.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
 
 from ..arguments import as_image
-from ..decay import cosine_decay
-from ..errors import RunFailedError, settings_error_from
+from ..errors import settings_error_from
 from ..events import Progress, run_generator
 from ..provenance import software_record
-from ._starting_point import binned_variance, coefficient_scale, default_min_sigma, initial_weight
 from .base import NoiseModel
 from .pairs import PairSampler, validate_pairs
 from .settings import NoiseModelSettings
 
 __all__ = ["fit_noise_model", "iter_fit_noise_model", "resolve_settings"]
-
-#: Pairs drawn once to set the starting point and the default variance floor.
-PILOT_PAIRS = 1 << 19
-#: Fraction of the iterations spent warming the learning rate up, and its final fraction.
-WARMUP_FRACTION = 0.05
-FINAL_LR_FRACTION = 0.01
-#: Non-finite steps tolerated (each restores the last finite weights, halves the rate).
-MAX_NONFINITE_STEPS = 5
 
 
 #: The settings that matter for each kind, recorded in the model's metadata.
@@ -40,7 +29,7 @@ _RECORDED = {
     "gmm": (
         "n_gaussian", "n_coeff", "min_sigma", "n_iterations", "batch_size", "learning_rate",
         "lower_percentile", "upper_percentile", "saturation", "seed", "nonfinite_steps",
-        "final_loss",
+        "final_loss", "stop_when_converged", "iterations_run", "converged_at",
     ),
     "histogram": ("bins", "lower_percentile", "upper_percentile", "saturation"),
 }  # fmt: skip
@@ -143,7 +132,9 @@ def iter_fit_noise_model(
         from ._histogram_fit import fit_histogram
 
         return fit_histogram(sampler, metadata=_metadata("histogram", recorded, sampler))
-    return _fit_gmm(sampler, settings=recorded)
+    from .gmm_fit import fit_gmm
+
+    return fit_gmm(sampler, settings=recorded, metadata=lambda fit: _metadata("gmm", fit, sampler))
 
 
 def fit_noise_model(
@@ -180,89 +171,3 @@ def fit_noise_model(
     'gmm'
     """
     return run_generator(iter_fit_noise_model(signal, observation, **settings), progress)
-
-
-def _learning_rate_factor(step: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to `FINAL_LR_FRACTION` of the peak."""
-    warmup = max(1, int(WARMUP_FRACTION * total))
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return cosine_decay(progress, final=FINAL_LR_FRACTION)
-
-
-def _fit_gmm(
-    sampler: PairSampler, *, settings: dict[str, Any]
-) -> Generator[Progress, None, NoiseModel]:
-    import torch
-
-    from . import _mixture
-    from .gmm import GaussianMixtureNoiseModel
-
-    n_gaussian, n_coeff = settings["n_gaussian"], settings["n_coeff"]
-    n_iterations, base_lr = settings["n_iterations"], settings["learning_rate"]
-    pilot_signal, pilot_observation = sampler.draw(PILOT_PAIRS)
-    stats = binned_variance(
-        pilot_signal.astype(np.float64), pilot_observation.astype(np.float64), n_bins=64
-    )
-    min_sigma = settings["min_sigma"]
-    if min_sigma is None:
-        min_sigma = default_min_sigma(stats, integer_data=sampler.integer_data)
-    ranges = {"min_signal": sampler.min_signal, "max_signal": sampler.max_signal}
-    start = initial_weight(stats, n_gaussian=n_gaussian, n_coeff=n_coeff, **ranges)
-    scale = torch.as_tensor(
-        coefficient_scale(stats, pilot_signal, n_gaussian=n_gaussian, n_coeff=n_coeff, **ranges),
-        dtype=torch.float32,
-    )
-    theta = torch.nn.Parameter(torch.as_tensor(start, dtype=torch.float32) / scale)
-    optimizer = torch.optim.Adam([theta], lr=base_lr)
-    last_finite, penalty, failures, last_loss = theta.detach().clone(), 1.0, 0, math.nan
-    for step in range(n_iterations):
-        signal, observation = sampler.draw(settings["batch_size"])
-        log_p = _mixture.log_likelihood_from_weight(
-            theta * scale,
-            torch.from_numpy(observation),
-            torch.from_numpy(signal),
-            min_sigma=min_sigma,
-            floor=_mixture.TOL,
-            **ranges,
-        )
-        loss = -log_p.mean()
-        optimizer.zero_grad()
-        loss.backward()
-        finite = bool(torch.isfinite(loss) and torch.isfinite(theta.grad).all())
-        if finite:
-            for group in optimizer.param_groups:
-                group["lr"] = base_lr * penalty * _learning_rate_factor(step, n_iterations)
-            optimizer.step()
-            finite = bool(torch.isfinite(theta).all())
-        if finite:
-            last_finite, last_loss = theta.detach().clone(), float(loss.detach())
-        else:
-            # Restore the last finite weights and go on more gently, with a fresh optimiser.
-            failures += 1
-            if failures > MAX_NONFINITE_STEPS:
-                raise RunFailedError(
-                    f"the noise model fit produced NaN/inf {failures} times (last at step "
-                    f"{step + 1}); try a smaller learning_rate (got {base_lr}) or a larger "
-                    f"min_sigma (got {min_sigma:.6g})"
-                )
-            with torch.no_grad():
-                theta.copy_(last_finite)
-            penalty *= 0.5
-            optimizer = torch.optim.Adam([theta], lr=base_lr * penalty)
-        yield Progress(
-            "fitting noise model", step + 1, n_iterations, last_loss if finite else None
-        )
-    fit = {
-        **settings,
-        "min_sigma": min_sigma,
-        "nonfinite_steps": failures,
-        "final_loss": last_loss,
-    }
-    return GaussianMixtureNoiseModel(
-        (last_finite * scale).numpy(),
-        min_sigma=min_sigma,
-        metadata=_metadata("gmm", fit, sampler),
-        **ranges,
-    )

@@ -36,7 +36,13 @@ from .fitting import iter_fit_noise_model, resolve_settings
 from .pairs import check_raw_intensities
 from .settings import NoiseModelSettings
 
-__all__ = ["SOURCES", "NoiseModelResult", "iter_make_noise_model", "make_noise_model"]
+__all__ = [
+    "SOURCES",
+    "NoiseModelResult",
+    "bootstrap_subset",
+    "iter_make_noise_model",
+    "make_noise_model",
+]
 
 Source = Literal["calibration", "bootstrap", "denoised"]
 SOURCES: tuple[str, ...] = ("calibration", "bootstrap", "denoised")
@@ -117,6 +123,21 @@ def _denoised_pairs(
     return _pooled(pairs, "denoised")
 
 
+def bootstrap_subset(image: np.ndarray, fraction: float) -> np.ndarray:
+    """Return `fraction` of the planes of `image` (at least one, evenly spread), as a stack.
+
+    Examples
+    --------
+    >>> bootstrap_subset(np.zeros((10, 16, 16)), 0.3).shape
+    (3, 16, 16)
+    """
+    planes = as_image_stack(image, name="noisy image", min_size=MIN_BOOTSTRAP_SIZE)
+    if fraction >= 1.0:
+        return planes
+    count = max(1, round(len(planes) * fraction))
+    return planes[np.linspace(0, len(planes) - 1, count).round().astype(int)]
+
+
 def _bootstrap(
     images: list[np.ndarray], saturation: float | None
 ) -> Generator[Progress, None, tuple[NoisePairs, list[np.ndarray]]]:
@@ -146,6 +167,8 @@ def iter_make_noise_model(
     source: Source = "calibration",
     denoised: np.ndarray | Sequence[np.ndarray] | None = None,
     settings: NoiseModelSettings | None = None,
+    subset: float = 1.0,
+    names: Sequence[str] | None = None,
 ) -> Generator[Progress, None, NoiseModelResult]:
     """Make a noise model, yielding progress; inputs are checked before the first step.
 
@@ -160,12 +183,18 @@ def iter_make_noise_model(
         With ``source="denoised"``: the denoised version of each image, same shapes.
     settings : NoiseModelSettings, optional
         How to fit (default: the reference's settings).
+    subset : float
+        With ``source="bootstrap"``: the fraction of each image's planes to bootstrap
+        (evenly spread, at least one); BM3D takes seconds per plane.
+    names : sequence of str, optional
+        With ``source="calibration"``: what messages call the stacks (layer names).
 
     Returns
     -------
     Generator
         Yields :class:`~napari_divnoising.core.events.Progress`; returns a
-        :class:`NoiseModelResult`.
+        :class:`NoiseModelResult`; the bootstrap's pseudo ground truth covers the planes
+        of `subset` only.
 
     Raises
     ------
@@ -183,15 +212,16 @@ def iter_make_noise_model(
         raise SettingsError(f"`source` must be one of {SOURCES} (got {source!r})")
     if (denoised is not None) != (source == "denoised"):
         raise SettingsError("give `denoised` images exactly when `source` is 'denoised'")
+    if not 0.0 < subset <= 1.0:
+        raise SettingsError(f"`subset` must be a fraction in (0, 1] (got {subset})")
     if source == "calibration":
-        pairs = calibration_pairs(images, saturation=settings.saturation)
+        pairs = calibration_pairs(images, saturation=settings.saturation, names=names)
         return _fit_job(pairs, _fit(pairs, settings))
     noisy = _as_list(images)
     if source == "denoised":
         pairs = _denoised_pairs(noisy, _as_list(denoised), settings.saturation)
         return _fit_job(pairs, _fit(pairs, settings))
-    for image in noisy:
-        as_image_stack(image, name="noisy image", min_size=MIN_BOOTSTRAP_SIZE)
+    noisy = [bootstrap_subset(image, subset) for image in noisy]
     return _bootstrap_job(noisy, settings)
 
 
@@ -231,13 +261,14 @@ def make_noise_model(
     source: Source = "calibration",
     denoised: np.ndarray | Sequence[np.ndarray] | None = None,
     settings: NoiseModelSettings | None = None,
+    subset: float = 1.0,
     progress: Callable[[Progress], None] | None = None,
 ) -> NoiseModelResult:
     """Make a noise model and return it with its data; blocking :func:`iter_make_noise_model`.
 
     Parameters
     ----------
-    images, source, denoised, settings
+    images, source, denoised, settings, subset
         As for :func:`iter_make_noise_model`.
     progress : callable, optional
         Called with every event.
@@ -258,5 +289,7 @@ def make_noise_model(
     >>> result.noise_model.kind, result.noise_model.metadata["source"]
     ('gmm', 'calibration')
     """
-    job = iter_make_noise_model(images, source=source, denoised=denoised, settings=settings)
+    job = iter_make_noise_model(
+        images, source=source, denoised=denoised, settings=settings, subset=subset
+    )
     return run_generator(job, progress)

@@ -37,7 +37,13 @@ class NoiseModelSettings(BaseModel):
     quarter of the smallest variance found in signal bins (never below 1/12 for counts)."""
 
     n_iterations: int = Field(default=2000, ge=1, le=1_000_000)
-    """Adam steps of the GMM fit."""
+    """Adam steps of the GMM fit, at most (see `stop_when_converged`)."""
+
+    stop_when_converged: bool = True
+    """End the GMM fit early once its loss has levelled off: when the mean loss of the
+    last 100 steps is no lower than that of the 100 before by twice its standard error,
+    the learning rate anneals over a final tenth of `n_iterations` and the fit ends.
+    False: always take all `n_iterations` steps (the reference's behaviour)."""
 
     batch_size: int = Field(default=100_000, ge=1, le=10_000_000)
     """Random (signal, observation) pairs per GMM fitting step."""

@@ -163,6 +163,7 @@ def train_model(data, noise_model, folder: Path, arguments: argparse.Namespace):
     """Train DivNoising on the noisy frames with the calibrated noise model; save it."""
     from ..core.model.bundle import save_model
     from ..core.training.config import TrainingConfig
+    from ..core.training.history import training_warning
     from ..core.training.trainer import Trainer
     from ._train import train_with_report
 
@@ -179,6 +180,9 @@ def train_model(data, noise_model, folder: Path, arguments: argparse.Namespace):
     trainer = Trainer(data.noisy, noise_model=noise_model, config=config, device=arguments.device)
     model = train_with_report(trainer, quiet=arguments.quiet)
     save_model(model, folder / "model.divnoising")
+    warning = training_warning(model.history)
+    if warning is not None:
+        print(f"warning: {warning}")
     return model
 
 

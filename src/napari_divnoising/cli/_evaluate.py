@@ -71,6 +71,8 @@ def run(arguments: argparse.Namespace) -> None:
     print(format_scores(scores))
     if result.coverage:
         print(format_coverage(result.coverage))
+    if result.warning is not None:
+        print(f"warning: {result.warning}")
     for path in maps.values():
         print(f"wrote {path}")
 

@@ -95,7 +95,7 @@ def run(arguments: argparse.Namespace) -> None:
     """Train and save the model."""
     from ..core.model.bundle import load_model, save_model
     from ..core.noise_model import load_noise_model
-    from ..core.training.history import describe_history
+    from ..core.training.history import describe_history, training_warning
     from ..core.training.trainer import Trainer
 
     if (
@@ -130,6 +130,9 @@ def run(arguments: argparse.Namespace) -> None:
         model = train_with_report(trainer, quiet=arguments.quiet)
         save_model(model, arguments.out)
     print(f"saved model to {arguments.out}: {describe_history(model.history)}")
+    warning = training_warning(model.history)
+    if warning is not None:
+        print(f"warning: {warning}")
 
 
 def train_with_report(trainer, *, quiet: bool):

@@ -36,14 +36,28 @@ class DockWidget(QWidget):
         self._forms: list[Container] = []
         self._runners: list[JobRunner] = []
         self._listeners: list[tuple[Any, Any]] = []
+        self.hint = QLabel()
+        self.hint.setVisible(False)
+        self._chosen: dict[int, Any] = {}
         self.setLayout(QVBoxLayout())
 
     def add_guide(self, step: int, title: str, needs: str) -> QLabel:
-        """Head the dock with its step of the four and what it needs from the others."""
+        """Head the dock with its step of the four and what it needs from the others.
+
+        Below the guide, :meth:`show_hint` says in place what is missing, with the fix.
+        """
         guide = QLabel(f"<b>Step {step} of 4 · {title}</b><br>{needs}")
         guide.setWordWrap(True)
         self.layout().addWidget(guide)
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #e0a030;")
+        self.layout().addWidget(self.hint)
         return guide
+
+    def show_hint(self, text: str) -> None:
+        """Say what the dock lacks to run, and how to get it ("" when nothing is missing)."""
+        self.hint.setText(f"⚠ {text}" if text else "")
+        self.hint.setVisible(bool(text))
 
     def add_form(self, form: Container, *, layout: Any = None) -> Container:
         """Add a magicgui form to the widget and keep its layer choices up to date."""
@@ -67,6 +81,20 @@ class DockWidget(QWidget):
         """Refresh every layer list (napari calls this when layers change)."""
         for form in self._forms:
             form.reset_choices()
+        self.pick_defaults()
+
+    def pick_defaults(self) -> None:
+        """Choose sensible layers where the user has not chosen a suitable one (override)."""
+
+    def choose(self, widget: Any, value: Any) -> None:
+        """Set a layer list to `value` as a default, remembering that the dock chose it."""
+        widget.value = value
+        self._chosen[id(widget)] = value
+
+    def user_chose(self, widget: Any) -> bool:
+        """Whether the user changed `widget` since the dock last chose its value."""
+        key = id(widget)
+        return key in self._chosen and widget.value is not self._chosen[key]
 
     def shutdown(self) -> None:
         """Stop running jobs and listening to others; called when the dock closes."""

@@ -23,6 +23,7 @@ __all__ = [
     "layer_image",
     "looks_like_ground_truth",
     "n_planes",
+    "noisy_candidates",
     "push_image",
     "result_kind",
 ]
@@ -82,6 +83,23 @@ def n_planes(layer: Image) -> int:
     """Return the number of 2D planes in an image layer (1 for a 2D image)."""
     shape = (layer.data[0] if layer.multiscale else layer.data).shape
     return int(np.prod(shape[:-2], dtype=np.int64)) if len(shape) > 2 else 1
+
+
+def noisy_candidates(viewer: napari.viewer.Viewer) -> list[Image]:
+    """Return the user's image layers that may be noisy data, the active one first.
+
+    Results of this plugin and layers named like a ground truth are left out.
+    """
+    layers = [
+        layer
+        for layer in image_layers(viewer, results=False)
+        if not looks_like_ground_truth(layer)
+    ]
+    active = viewer.layers.selection.active
+    if active in layers:
+        layers.remove(active)
+        layers.insert(0, active)
+    return layers
 
 
 def looks_like_ground_truth(layer: Layer) -> bool:

@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ._plots import make_plot
+from ._plots import integer_axis, make_plot, set_placeholder
 
 __all__ = ["LossPlot"]
 
 TRAIN_COLOUR = (80, 160, 255)
 VALIDATION_COLOUR = (255, 150, 60)
+#: What the empty plot says.
+PLACEHOLDER = "The training and validation losses appear here as each epoch ends"
 
 
 class LossPlot(QWidget):
@@ -35,10 +37,10 @@ class LossPlot(QWidget):
         import pyqtgraph as pg
 
         super().__init__(parent)
-        self.plot = make_plot(self)
+        self.plot = make_plot(self, axisItems={"bottom": integer_axis("bottom")})
         self.plot.setMinimumHeight(180)
         self.plot.setLabel("bottom", "epoch")
-        self.plot.setLabel("left", "loss per pixel")
+        self.plot.setLabel("left", "loss (nats per pixel)")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.addLegend(offset=(-10, 10))
         self._train = self.plot.plot(
@@ -69,6 +71,7 @@ class LossPlot(QWidget):
         self.epochs: list[float] = []
         self.train_loss: list[float] = []
         self.val_loss: list[float] = []
+        self._redraw()
 
     def add_point(self, epoch: float, train_loss: float, val_loss: float | None) -> None:
         """Append one epoch's losses and redraw."""
@@ -106,3 +109,4 @@ class LossPlot(QWidget):
         for item, curve in zip((self._train, self._validation), curves, strict=True):
             item.setData(epochs, curve, connect="finite")
         self.note.setText(f"{hidden} non-positive value(s) not shown" if hidden else "")
+        set_placeholder(self.plot, "" if len(epochs) else PLACEHOLDER)

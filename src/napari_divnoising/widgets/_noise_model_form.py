@@ -8,11 +8,19 @@ from typing import TYPE_CHECKING, Any
 from magicgui.widgets import ComboBox, Container, FileEdit, LineEdit, SpinBox
 
 from napari_divnoising.core.errors import InputError
+from napari_divnoising.core.noise_model.calibration import MIN_CALIBRATION_FRAMES
 from napari_divnoising.core.noise_model.fitting import resolve_settings
 from napari_divnoising.core.noise_model.settings import NoiseModelSettings
 
 from ._fields import setting_widget
-from ._layers import data_layer_choices, layer_image
+from ._layers import (
+    data_layer_choices,
+    image_layers,
+    layer_image,
+    n_planes,
+    noisy_candidates,
+    result_kind,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -137,6 +145,50 @@ class NoiseModelForm:
         for widget in (self.n_gaussian, self.n_coeff, self.min_sigma, self.n_iterations):
             widget.visible = gmm
         self.bins.visible = not gmm
+
+    def pick_defaults(self, viewer: napari.viewer.Viewer) -> str:
+        """Choose layers where the current choice does not suit the source.
+
+        Calibration takes the stack with the most frames (at least
+        :data:`MIN_CALIBRATION_FRAMES`); bootstrap the active noisy layer. Returns what is
+        missing, with the fix, or "".
+        """
+        source = self.source.value
+        if source == CALIBRATION_LAYER:
+            stacks = [
+                layer
+                for layer in image_layers(viewer, results=False)
+                if n_planes(layer) >= MIN_CALIBRATION_FRAMES
+            ]
+            if stacks and self.layer.value not in stacks:
+                self.layer.value = max(stacks, key=n_planes)
+            if stacks:
+                return ""
+            return (
+                f"No layer has the {MIN_CALIBRATION_FRAMES} or more frames of a static sample "
+                "that calibration needs: open them (File ▸ Open Sample ▸ napari-divnoising ▸ "
+                "calibration frames shows an example), or choose 'bootstrap from a noisy "
+                "layer' as the source."
+            )
+        if source not in (BOOTSTRAP, DENOISED):
+            return ""
+        candidates = noisy_candidates(viewer)
+        if not candidates:
+            return "No noisy image layer yet: open your noisy images first."
+        if self.layer.value not in candidates:
+            self.layer.value = candidates[0]
+        if source == DENOISED:
+            denoised = [
+                layer
+                for layer in image_layers(viewer)
+                if result_kind(layer) in ("mmse", "restored") or "denois" in layer.name.lower()
+            ]
+            denoised = [layer for layer in denoised if layer is not self.layer.value]
+            if self.denoised.value in (None, self.layer.value) and denoised:
+                self.denoised.value = denoised[-1]
+            if not denoised and self.denoised.value in (None, self.layer.value):
+                return "Choose the denoised layer: your own denoising of the noisy layer."
+        return ""
 
     def fit_settings(self) -> NoiseModelSettings:
         """Return the settings of the fit as the form shows them (checked by the model)."""

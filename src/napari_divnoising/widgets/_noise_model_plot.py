@@ -9,7 +9,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from napari_divnoising.core.errors import InputError
 
-from ._plots import make_plot
+from ._plots import make_plot, set_placeholder
 
 if TYPE_CHECKING:
     from napari_divnoising.core.noise_model import NoiseModel
@@ -42,6 +42,10 @@ def _bins(grid: np.ndarray, n_bins: int = 40) -> np.ndarray:
     return np.arange(np.floor(low) - 0.5, high + width, width)
 
 
+#: What the empty plots say.
+PLACEHOLDER = "The noise model appears here after Fit or Load"
+
+
 class NoiseModelPlot(QWidget):
     """p(x|s) at user-chosen signals and variance against signal, model beside data."""
 
@@ -56,10 +60,12 @@ class NoiseModelPlot(QWidget):
         self.levels.setToolTip("Signals at which to draw p(x|s); press Enter to redraw")
         self.levels.editingFinished.connect(self.redraw)
         self.density_plot = make_plot(self, title="p(x | s)")
-        self.density_plot.setLabel("bottom", "observation x")
+        self.density_plot.setLabel("bottom", "observation x (raw units)")
+        self.density_plot.setLabel("left", "probability density")
         self.density_plot.addLegend(offset=(-10, 10))
         self.variance_plot = make_plot(self, title="variance vs signal")
-        self.variance_plot.setLabel("bottom", "signal s")
+        self.variance_plot.setLabel("bottom", "signal s (raw units)")
+        self.variance_plot.setLabel("left", "noise variance (raw units²)")
         self.variance_plot.addLegend(offset=(10, 10))
         for plot in (self.density_plot, self.variance_plot):
             plot.setMinimumHeight(170)
@@ -73,6 +79,7 @@ class NoiseModelPlot(QWidget):
         layout.addWidget(self.message)
         self.noise_model: NoiseModel | None = None
         self.data: DataEstimate | None = None
+        self.redraw()
 
     def show_model(self, noise_model: NoiseModel, data: DataEstimate | None = None) -> None:
         """Draw `noise_model` (and the data it was fitted on, when given)."""
@@ -89,6 +96,8 @@ class NoiseModelPlot(QWidget):
         self.density_plot.clear()
         self.variance_plot.clear()
         model = self.noise_model
+        for plot in (self.density_plot, self.variance_plot):
+            set_placeholder(plot, PLACEHOLDER if model is None else "")
         if model is None:
             return
         try:

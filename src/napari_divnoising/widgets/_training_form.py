@@ -16,7 +16,7 @@ from napari_divnoising.core.training.config import (
 )
 
 from ._fields import setting_widget
-from ._layers import data_layer_choices, layer_image
+from ._layers import data_layer_choices, layer_image, noisy_candidates
 
 if TYPE_CHECKING:
     import napari
@@ -25,6 +25,8 @@ __all__ = ["FROM_WIDGET", "GAUSSIAN", "TrainingForm"]
 
 FROM_WIDGET, FROM_FILE, GAUSSIAN = "from the noise model widget", "from a file", "none (Gaussian)"
 LAYERS, FOLDER = "image layers", "a folder of TIFF/.npy files"
+#: Height of the training layer list (pixels): about six rows.
+LAYER_LIST_HEIGHT = 120
 
 
 def _training_field(name: str, label: str, **options: Any) -> Any:
@@ -78,8 +80,17 @@ class TrainingForm:
 
     def _add_data_fields(self, viewer: napari.viewer.Viewer) -> None:
         self.source = ComboBox(label="images from", choices=[LAYERS, FOLDER], value=LAYERS)
-        self.layers = Select(label="image layers", choices=data_layer_choices(viewer))
-        self.layers.tooltip = "Noisy images (2D or stacks); ctrl-click to pick several"
+        self.layers = Select(
+            label="image layers", choices=data_layer_choices(viewer, results=False)
+        )
+        self.layers.tooltip = (
+            "Noisy images (2D or stacks), in raw camera units; ctrl-click to pick several. "
+            "The plugin's own results are not offered."
+        )
+        self.layers.native.setMinimumHeight(LAYER_LIST_HEIGHT)
+        self.layers.native.setStyleSheet(
+            "QListWidget::item:selected { background: #3d6fb6; color: white; }"
+        )
         self.folder = FileEdit(label="folder", mode="d", visible=False)
 
     def _add_likelihood_fields(self) -> None:
@@ -206,6 +217,17 @@ class TrainingForm:
         return NetworkConfig(
             depth=self.depth.value, n_filters=self.n_filters.value, z_dim=self.z_dim.value
         )
+
+    def pick_defaults(self, viewer: napari.viewer.Viewer) -> str:
+        """Select the active noisy layer unless the user chose some; return what is missing."""
+        if self.source.value != LAYERS:
+            return ""
+        candidates = noisy_candidates(viewer)
+        if not candidates:
+            return "No noisy image layer yet: open the images to train on."
+        if not self.layers.value:
+            self.layers.value = [candidates[0]]
+        return ""
 
     def images(self) -> list[np.ndarray]:
         """Return the noisy images the user picked, each checked; raise InputError if none."""

@@ -54,6 +54,7 @@ class NoiseModelWidget(DockWidget):
         self.runner = self.add_runner("Fit")
         self.runner.run_button.clicked.connect(self._run)
         self.form.source.changed.connect(self._update_run_text)
+        self.form.source.changed.connect(self.pick_defaults)
         self.plot = NoiseModelPlot()
         self.layout().addWidget(self.plot)
         self.save_path = FileEdit(label="save to", mode="w", filter="*.npz *.npy")
@@ -64,6 +65,11 @@ class NoiseModelWidget(DockWidget):
         self.listen(self.store.noise_model_changed, self._show_stored)
         if self.store.noise_model is not None:
             self.plot.show_model(self.store.noise_model)
+        self.pick_defaults()
+
+    def pick_defaults(self, *_: Any) -> None:
+        """Pick the layers the source needs; say in place when there are none."""
+        self.show_hint(self.form.pick_defaults(self.viewer))
 
     def _update_run_text(self) -> None:
         self.runner.run_button.setText("Load" if self.form.source.value == LOAD else "Fit")

@@ -11,7 +11,14 @@ from qtpy.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem
 from napari_divnoising.core.quality.recipe import QualityResult, iter_quality_control
 
 from ._base import DockWidget
-from ._layers import data_layer_choices, layer_image, push_image
+from ._layers import (
+    data_layer_choices,
+    image_layers,
+    layer_image,
+    looks_like_ground_truth,
+    push_image,
+    result_kind,
+)
 from ._loss_plot import LossPlot
 from ._workers import guarded
 
@@ -21,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["QualityControlWidget"]
 
 _ROWS = ("SSIM", "NRMSE", "PSNR (dB)")
+#: Results offered as the prediction, best first.
+PREFERRED = ("mmse", "restored", "map")
 COVERAGE_TIP = (
     "Optional: the prediction's uncertainty layer (its posterior standard deviation); the "
     "dock then shows how often the ground truth lies in each central interval "
@@ -90,6 +99,29 @@ class QualityControlWidget(DockWidget):
         self.listen(self.store.model_changed, self._show_model_curves)
         if self.store.model is not None:
             self._show_model_curves(self.store.model)
+        self.pick_defaults()
+
+    def pick_defaults(self) -> None:
+        """Pick the newest MMSE and a ground-truth-like layer, never one layer twice."""
+        layers = image_layers(self.viewer)
+        predictions = [
+            layer for kind in PREFERRED for layer in layers[::-1] if result_kind(layer) == kind
+        ]
+        if predictions and not self.user_chose(self.prediction):
+            self.choose(self.prediction, predictions[0])
+        prediction = self.prediction.value
+        truths = [lay for lay in layers if looks_like_ground_truth(lay) and lay is not prediction]
+        if truths and not self.user_chose(self.ground_truth):
+            self.choose(self.ground_truth, truths[0])
+        spreads = [lay for lay in layers[::-1] if result_kind(lay) == "uncertainty"]
+        if spreads and not self.user_chose(self.uncertainty):
+            self.choose(self.uncertainty, spreads[0])
+        if not predictions and not self.user_chose(self.prediction):
+            self.show_hint("No result yet: denoise an image in step 3, or pick a prediction.")
+        elif self.ground_truth.value in (None, self.prediction.value):
+            self.show_hint("Pick the ground truth: a clean image of the same scene.")
+        else:
+            self.show_hint("")
 
     @guarded
     def _evaluate(self) -> None:
@@ -139,6 +171,11 @@ class QualityControlWidget(DockWidget):
             f"SSIM {result.prediction.ssim:.4f} · PSNR {result.prediction.psnr:.2f} dB"
         )
         self.coverage.setText(coverage_text(result.coverage))
+        if result.warning is not None:
+            from napari.utils.notifications import show_warning
+
+            show_warning(result.warning)
+            self.runner.status.setText(f"⚠ {result.warning}")
 
     @guarded
     def _load_model_curves(self) -> None:

@@ -17,7 +17,13 @@ from napari_divnoising.core.settings import field_spec
 
 from ._base import DockWidget
 from ._fields import setting_widget
-from ._layers import checked_image_layer, data_layer_choices, layer_image, push_image
+from ._layers import (
+    checked_image_layer,
+    data_layer_choices,
+    layer_image,
+    noisy_candidates,
+    push_image,
+)
 from ._lazy_layers import check_fits_in_memory, current_plane, layer_stack, push_lazy, push_plane
 from ._model_files import ModelFiles
 from ._workers import guarded, relay_warnings
@@ -99,6 +105,18 @@ class SamplingWidget(DockWidget):
         self.listen(self.store.model_changed, self._show_model)
         self._show_model()
 
+    def pick_defaults(self, *_: Any) -> None:
+        """Pick the active noisy layer unless a noisy layer is chosen; say what is missing."""
+        candidates = noisy_candidates(self.viewer)
+        if candidates and self.image.value not in candidates:
+            self.image.value = candidates[0]
+        if self.store.model is None:
+            self.show_hint("No trained model yet: train one in step 2, or load a model file.")
+        elif not candidates:
+            self.show_hint("No noisy image layer yet: open the images to denoise.")
+        else:
+            self.show_hint("")
+
     def _add_setting_fields(self) -> None:
         # Limits, defaults and tooltips come from SamplingConfig.
         def field(name: str, label: str, **options: Any) -> Any:
@@ -141,6 +159,7 @@ class SamplingWidget(DockWidget):
         self.model_label.setText(
             f"model: {self.store.model_label or 'none yet — train or load one'}"
         )
+        self.pick_defaults()
 
     @guarded
     def _sample(self) -> None:

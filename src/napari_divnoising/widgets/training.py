@@ -16,7 +16,7 @@ from napari_divnoising.core.events import (
     StoppedEarly,
     TrainingStarted,
 )
-from napari_divnoising.core.training.history import describe_history
+from napari_divnoising.core.training.history import describe_history, training_warning
 
 from ._base import DockWidget
 from ._loss_plot import LossPlot
@@ -78,8 +78,21 @@ class TrainingWidget(DockWidget):
         self.listen(self.store.noise_model_changed, self._show_noise_model)
         self.listen(self.store.model_changed, self._show_model)
         self.runner.job_finished.connect(self._set_idle)
+        self.form.noise_model_source.changed.connect(self.pick_defaults)
+        self.form.source.changed.connect(self.pick_defaults)
         self._show_noise_model()
         self._show_model()
+
+    def pick_defaults(self, *_: Any) -> None:
+        """Pick the active noisy layer; say in place what training still lacks."""
+        missing = self.form.pick_defaults(self.viewer)
+        needs_model = self.form.noise_model_source.value == FROM_WIDGET
+        if not missing and needs_model and self.store.noise_model is None:
+            missing = (
+                "No noise model yet: make one in step 1 (Noise model), choose a noise "
+                "model file, or pick 'none (Gaussian)'."
+            )
+        self.show_hint(missing)
 
     # -- starting ---------------------------------------------------------------------
     @guarded
@@ -159,10 +172,15 @@ class TrainingWidget(DockWidget):
                 show_warning(f"Training {payload.reason}; the best model so far is kept")
 
     def _on_returned(self, model: Any) -> None:
+        from napari.utils.notifications import show_warning
+
         self.store.set_model(model, label="trained in this session")
-        self.runner.status.setText(
-            f"{self._stop_reason or 'Done. '}{describe_history(model.history)}"
-        )
+        status = f"{self._stop_reason or 'Done. '}{describe_history(model.history)}"
+        warning = training_warning(model.history)
+        if warning is not None:
+            show_warning(warning)
+            status = f"⚠ {warning} {status}"
+        self.runner.status.setText(status)
 
     def _on_aborted(self) -> str:
         from napari_divnoising.core.errors import RunFailedError
@@ -187,7 +205,8 @@ class TrainingWidget(DockWidget):
     # -- what the other widgets offer ---------------------------------------------------
     def _show_noise_model(self, *_: Any) -> None:
         label = self.store.noise_model_label or "none yet"
-        self.noise_model_label.setText(f"noise model from the widget: {label}")
+        self.noise_model_label.setText(f"noise model from step 1: {label}")
+        self.pick_defaults()
 
     def _show_model(self, *_: Any) -> None:
         model = self.store.model

@@ -53,6 +53,19 @@ class QualityResult:
     noisy: QualityScores | None
     coverage: dict[float, float] = field(default_factory=dict)
 
+    @property
+    def warning(self) -> str | None:
+        """What to do when the prediction scores below the noisy input, or None."""
+        noisy, prediction = self.noisy, self.prediction
+        if noisy is None or (prediction.psnr >= noisy.psnr and prediction.ssim >= noisy.ssim):
+            return None
+        return (
+            f"The prediction scores below the noisy input (PSNR {prediction.psnr:.2f} against "
+            f"{noisy.psnr:.2f} dB, SSIM {prediction.ssim:.3f} against {noisy.ssim:.3f}): "
+            "structure was lost. Train longer, check that the noise model fits the data, and "
+            "compare the MMSE with detail restored."
+        )
+
 
 def _checked(image: np.ndarray, role: str) -> np.ndarray:
     """Return `image` as an array (no copy) after the checks every scored image needs."""

@@ -6,7 +6,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["best_epoch", "describe_history", "late_improvement", "validation_trend"]
+__all__ = [
+    "FEW_EPOCHS",
+    "best_epoch",
+    "describe_history",
+    "late_improvement",
+    "training_warning",
+    "validation_trend",
+]
 
 #: Validation-loss drops in the second half of the training time, in nats per pixel, above
 #: which more training "would likely help" and below which the loss "had levelled off".
@@ -135,3 +142,47 @@ def validation_trend(history: Sequence[dict[str, Any]]) -> str:
     else:
         state, advice = "had levelled off", "longer training is unlikely to help"
     return f"The validation loss {state} ({bought}): {advice}."
+
+
+#: Fewer epochs than this and a model has seen too little of the data to be trusted.
+FEW_EPOCHS = 10
+
+
+def training_warning(history: Sequence[dict[str, Any]]) -> str | None:
+    """Warn when a training ended too early to trust its model, or None.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        A model's ``history``.
+
+    Returns
+    -------
+    str or None
+        What is wrong and what to do: after fewer than :data:`FEW_EPOCHS` epochs, or when
+        the validation loss was still falling steeply (:data:`STILL_FALLING` nats per pixel
+        or more in the second half of the training).
+
+    Examples
+    --------
+    >>> training_warning([{"epoch": 1, "val_loss": 3.0}])[:40]
+    'Training ended after only 1 epoch: the r'
+    """
+    epochs = _last_run(history)
+    if not epochs:
+        return None
+    if len(epochs) < FEW_EPOCHS:
+        count = f"{len(epochs)} epoch{'s' if len(epochs) > 1 else ''}"
+        return (
+            f"Training ended after only {count}: the results are likely poor (check them "
+            "against the noisy image). Train longer: raise the time budget or the epochs, "
+            "or press Continue training."
+        )
+    drop = late_improvement(history)
+    if drop is not None and drop >= STILL_FALLING:
+        return (
+            f"The validation loss was still falling steeply ({drop:.3f} nats per pixel in "
+            "the second half of the training): a longer training would likely give a "
+            "clearly better result."
+        )
+    return None

@@ -213,6 +213,10 @@ def push_image(
         (layer for layer in viewer.layers if layer.name == name and MARKER in layer.metadata),
         None,
     )
+    if old is not None and _can_update(old, data, kwargs):
+        # In place: removing and re-adding a layer blocks the event loop for about a second.
+        _update(old, data, kind, kwargs)
+        return old
     index = viewer.layers.index(old) if old is not None else None
     if old is not None:
         kwargs.setdefault("visible", old.visible)
@@ -221,3 +225,24 @@ def push_image(
     if index is not None:
         viewer.layers.move(viewer.layers.index(layer), index)
     return layer
+
+
+#: Image settings an existing layer can take in place.
+_UPDATABLE = {"scale", "translate", "contrast_limits", "colormap", "visible"}
+
+
+def _can_update(layer: Image, data: np.ndarray, kwargs: dict[str, Any]) -> bool:
+    return set(kwargs) <= _UPDATABLE and np.ndim(layer.data) == np.ndim(data)
+
+
+def _update(layer: Image, data: np.ndarray, kind: str, kwargs: dict[str, Any]) -> None:
+    """Give an existing result layer new data and settings, keeping its place and view."""
+    kwargs.pop("visible", None)  # the user's choice stays
+    for name in ("scale", "translate"):
+        if name in kwargs:
+            setattr(layer, name, kwargs.pop(name))
+    layer.data = data
+    if "colormap" in kwargs:
+        layer.colormap = kwargs.pop("colormap")
+    layer.contrast_limits = kwargs.pop("contrast_limits", layer.contrast_limits)
+    layer.metadata = {**layer.metadata, MARKER: kind}

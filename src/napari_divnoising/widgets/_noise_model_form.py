@@ -133,6 +133,7 @@ class NoiseModelForm:
         )
         self.source.changed.connect(self._update_visibility)
         self.kind.changed.connect(self._update_visibility)
+        self._picked_stack: Any = None  # the calibration stack chosen for the user
 
     def _update_visibility(self) -> None:
         source, gmm = self.source.value, self.kind.value == "gmm"
@@ -162,6 +163,7 @@ class NoiseModelForm:
             ]
             if stacks and self.layer.value not in stacks:
                 self.layer.value = max(stacks, key=n_planes)
+                self._picked_stack = self.layer.value
             if stacks:
                 return ""
             return (
@@ -175,8 +177,10 @@ class NoiseModelForm:
         candidates = noisy_candidates(viewer)
         if not candidates:
             return "No noisy image layer yet: open your noisy images first."
-        if self.layer.value not in candidates:
-            self.layer.value = candidates[0]
+        # The stack picked for calibration is rarely the images to bootstrap from.
+        others = [layer for layer in candidates if layer is not self._picked_stack]
+        if self.layer.value not in candidates or self.layer.value is self._picked_stack:
+            self.layer.value = (others or candidates)[0]
         if source == DENOISED:
             denoised = [
                 layer

@@ -90,6 +90,7 @@ class JobRunner(QWidget):
         self._callbacks: tuple[Any, Any, Any] = (None, None, None)
         self._text = ""
         self._eta = ""
+        self._holds = 0
         self._ticker = QTimer(self)
         self._ticker.setInterval(TICK_MS)
         self._ticker.timeout.connect(self._tick)
@@ -99,8 +100,27 @@ class JobRunner(QWidget):
 
     @property
     def running(self) -> bool:
-        """Whether a job is running now."""
-        return self.worker is not None
+        """Whether a job is running now (or its results are still being shown)."""
+        return self.worker is not None or self._holds > 0
+
+    def finish_later(self) -> Callable[[], None]:
+        """Keep the job "running" until the returned function is called.
+
+        For results shown over several turns of the event loop (one layer per turn, so
+        that the viewer never freezes): the Run button comes back when they all are.
+        """
+        self._holds += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._holds -= 1
+                if not self.running:
+                    self._idle()
+
+        return release
 
     def start(
         self,
@@ -158,6 +178,30 @@ class JobRunner(QWidget):
         self._ticker.start()
         worker.start()
         return worker
+
+    def finish_in_turns(self, steps: list[Callable[[], Any]], done: str) -> None:
+        """Run `steps` (adding result layers) one per turn of the event loop, then say `done`.
+
+        Each layer napari adds costs tens of milliseconds; one per turn keeps the viewer
+        responsive. The job counts as running until the last step.
+        """
+        from qtpy.QtCore import QTimer
+
+        release = self.finish_later()
+        pending = list(steps)
+
+        def next_step() -> None:
+            try:
+                if pending:
+                    pending.pop(0)()
+                    QTimer.singleShot(0, next_step)
+                    return
+                self.status.setText(done)
+            except Exception as error:  # e.g. a layer removed meanwhile: say so, stop
+                notify_error(error)
+            release()
+
+        next_step()
 
     def stop(self) -> None:
         """Ask the running job to stop at its next step (no-op when idle)."""
@@ -229,6 +273,10 @@ class JobRunner(QWidget):
     def _on_finished(self) -> None:
         self.worker = self._holder["worker"] = None
         self._callbacks = (None, None, None)
+        if not self.running:
+            self._idle()
+
+    def _idle(self) -> None:
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self._ticker.stop()

@@ -226,40 +226,44 @@ class SamplingWidget(DockWidget):
 
     def _show(self, layer: Any, prediction: Any, position: tuple[int, ...] | None = None) -> None:
         self.results, self.results_source = {}, layer.name
-        self.results_interval = prediction.settings.interval if prediction.settings else None
-        wanted = dict.fromkeys(RESULT_NAMES, True) | {"mmse": self.mmse.value}
         interval = prediction.settings.interval if prediction.settings else None
+        self.results_interval = interval
+        wanted = dict.fromkeys(RESULT_NAMES, True) | {"mmse": self.mmse.value}
         for output in RESULT_NAMES:
             data = getattr(prediction, output, None)
-            if data is None or not wanted[output] or np.size(data) == 0:
-                continue
-            data = np.asarray(data, dtype=np.float32)
-            self.results[output] = data
-            options: dict[str, Any] = {}
-            if output == "uncertainty":
-                high = float(np.percentile(data, 99.9)) or 1.0
-                options = {"colormap": "magma", "contrast_limits": (0.0, high)}
-            name = output_name(layer.name, output, interval)
-            if position:
-                push_plane(
-                    self.viewer, data, name=name, source=layer, position=position, kind=output
-                )
-                continue
-            push_image(
-                self.viewer,
-                data,
-                name=name,
-                kind=output,
-                source=layer,
-                leading_axes=1 if output == "samples" else 0,
-                **options,
-            )
-        self.runner.status.setText(f"done: {', '.join(self.results)} of '{layer.name}'")
+            if data is not None and wanted[output] and np.size(data):
+                self.results[output] = np.asarray(data, dtype=np.float32)
+        pending = [
+            functools.partial(self._push, layer, output, position) for output in self.results
+        ]
+        done = f"done: {', '.join(self.results)} of '{layer.name}'"
         if interval is not None:
-            self.runner.status.setText(
-                f"{self.runner.status.text()} · lower/upper: the clean signal lies between "
-                f"them on about {interval:.0%} of pixels, on data like the training data"
+            done += (
+                f" · lower/upper: the clean signal lies between them on about {interval:.0%} "
+                "of pixels, on data like the training data"
             )
+        self.runner.finish_in_turns(pending, done)
+
+    def _push(self, layer: Any, output: str, position: tuple[int, ...] | None) -> None:
+        data = self.results[output]
+        options: dict[str, Any] = {}
+        if output == "uncertainty":
+            high = float(np.percentile(data, 99.9)) or 1.0
+            options = {"colormap": "magma", "contrast_limits": (0.0, high)}
+        name = output_name(layer.name, output, self.results_interval)
+        if position:
+            push_plane(self.viewer, data, name=name, source=layer, position=position, kind=output)
+            return
+        leading = 1 if output == "samples" else 0
+        push_image(
+            self.viewer,
+            data,
+            name=name,
+            kind=output,
+            source=layer,
+            leading_axes=leading,
+            **options,
+        )
 
     @guarded
     def _export(self) -> None:

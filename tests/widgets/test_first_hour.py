@@ -215,3 +215,21 @@ def test_the_event_loop_never_blocks_for_200_ms_while_training_and_sampling(
     assert "noisy frames_mmse" in [layer.name for layer in viewer.layers]
     assert trained < 200, f"training blocked the event loop for {trained:.0f} ms"
     assert sampled < 200, f"sampling blocked the event loop for {sampled:.0f} ms"
+
+
+# -- every field explains itself ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "widget_class", [NoiseModelWidget, TrainingWidget, SamplingWidget, QualityControlWidget]
+)
+def test_every_field_of_every_dock_has_a_tooltip(viewer, widget_class):
+    from magicgui.widgets import Container, PushButton
+
+    widget = docked(viewer, widget_class)
+    missing = []
+    for form in widget._forms:
+        for field in form if isinstance(form, Container) else []:
+            if isinstance(field, PushButton):
+                continue
+            if not (field.tooltip or "").strip():
+                missing.append(field.label or field.name)
+    assert not missing, f"{widget_class.__name__}: no tooltip on {missing}"

@@ -75,6 +75,11 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
         help="noisy images: TIFF or .npy files, zarr / OME-Zarr stores, folders of images",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="name the outputs NAME_mmse.tif … instead of after the input (one input only)",
+    )
     add_axes_option(
         parser,
         "; results have the input's shape (a single channel dropped); an image whose last "
@@ -111,16 +116,19 @@ def sampling_settings(arguments: argparse.Namespace) -> SamplingConfig:
         return settings_from(arguments, SamplingConfig, uncertainty=bool(arguments.uncertainty))
 
 
-def output_paths(image_path: Path, folder: Path, settings: SamplingConfig) -> dict[str, Path]:
-    """Return the images written for one image, by result name."""
+def output_paths(
+    image_path: Path, folder: Path, settings: SamplingConfig, name: str | None = None
+) -> dict[str, Path]:
+    """Return the images written for one image, by result name (named `name` if given)."""
     from ..core.prediction.planes import result_names
 
-    return {name: folder / f"{image_path.stem}_{name}.tif" for name in result_names(settings)}
+    stem = name or image_path.stem
+    return {result: folder / f"{stem}_{result}.tif" for result in result_names(settings)}
 
 
-def record_path(image_path: Path, folder: Path) -> Path:
+def record_path(image_path: Path, folder: Path, name: str | None = None) -> Path:
     """Return the JSON file that records how one image's results were made."""
-    return folder / f"{image_path.stem}_prediction.json"
+    return folder / f"{name or image_path.stem}_prediction.json"
 
 
 def check_outputs(arguments: argparse.Namespace, settings: SamplingConfig) -> None:
@@ -129,10 +137,9 @@ def check_outputs(arguments: argparse.Namespace, settings: SamplingConfig) -> No
 
     outputs = []
     for image_path in arguments.images:
-        paths = [*output_paths(image_path, arguments.out, settings).values()]
-        outputs += [
-            (str(image_path), path) for path in [*paths, record_path(image_path, arguments.out)]
-        ]
+        paths = [*output_paths(image_path, arguments.out, settings, arguments.name).values()]
+        record = record_path(image_path, arguments.out, arguments.name)
+        outputs += [(str(image_path), path) for path in [*paths, record]]
     with user_errors():
         plan_outputs(
             outputs, inputs=[arguments.model, *arguments.images], overwrite=arguments.overwrite
@@ -179,7 +186,7 @@ def run_to_zarr(arguments: argparse.Namespace, settings: SamplingConfig) -> None
         model = load_model(arguments.model)
         runs = []
         for path in arguments.images:  # every input and output checked before any work
-            stem = output_stem(path)
+            stem = arguments.name or output_stem(path)
             if stem in stems:
                 raise CommandError(
                     f"{stems[stem]} and {path} would both write {stem}_*.ome.zarr; "
@@ -217,6 +224,8 @@ def run(arguments: argparse.Namespace) -> None:
     from ..core.prediction.sampling import iter_sample_posterior
 
     settings = sampling_settings(arguments)
+    if arguments.name is not None and len(arguments.images) > 1:
+        raise CommandError("--name names the outputs of one input; give one image, or drop it")
     if output_format(arguments) == "ome-zarr":
         run_to_zarr(arguments, settings)
         return
@@ -233,9 +242,10 @@ def run(arguments: argparse.Namespace) -> None:
                 iter_sample_posterior(image, model, **options, device=arguments.device),
                 quiet=arguments.quiet,
             )
-            for name, path in output_paths(image_path, arguments.out, settings).items():
+            paths = output_paths(image_path, arguments.out, settings, arguments.name)
+            for name, path in paths.items():
                 write_tiff(path, np.asarray(getattr(prediction, name), dtype=np.float32))
                 print(f"wrote {path}")
-            record = record_path(image_path, arguments.out)
+            record = record_path(image_path, arguments.out, arguments.name)
             write_record(record, prediction.settings or settings, arguments.model)
             print(f"wrote {record}")

@@ -38,12 +38,24 @@ class ModelFiles:
     def __init__(self, store: ModelStore, *, save: bool = False) -> None:
         self.store = store
         suffix = _model_suffix()
-        self.load_path = FileEdit(label="load from", mode="r", filter=f"*{suffix} *.zip")
+        self.load_path = FileEdit(
+            label="load from",
+            mode="r",
+            filter=f"*{suffix} *.zip",
+            tooltip=f"A trained model file ({suffix}), or a bioimage.io package exported by "
+            "napari-divnoising",
+        )
         self.load_button = PushButton(text="Load model")
         self.load_button.changed.connect(self.load)
         widgets: list = [self.load_path, self.load_button]
         if save:
-            self.save_path = FileEdit(label="save to", mode="w", filter=f"*{suffix}")
+            self.save_path = FileEdit(
+                label="save to",
+                mode="w",
+                filter=f"*{suffix}",
+                tooltip=f"Where to write the current model: one {suffix} file with weights, "
+                "settings, noise model, loss history and uncertainty calibration",
+            )
             self.save_button = PushButton(text="Save model")
             self.save_button.changed.connect(self.save)
             widgets = [self.save_path, self.save_button, *widgets]

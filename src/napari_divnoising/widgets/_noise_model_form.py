@@ -91,13 +91,25 @@ class NoiseModelForm:
             "default file name when saving); empty: named after its data.",
         )
         self.files = FileEdit(
-            label="stacks", mode="rm", filter="*.tif *.tiff *.npy", visible=False
+            label="stacks",
+            mode="rm",
+            filter="*.tif *.tiff *.npy",
+            visible=False,
+            tooltip="TIFF or .npy stacks (T, Y, X) of at least 10 frames of a static sample",
         )
-        self.model_file = FileEdit(label="file", mode="r", filter="*.npz *.npy", visible=False)
+        self.model_file = FileEdit(
+            label="file",
+            mode="r",
+            filter="*.npz *.npy",
+            visible=False,
+            tooltip="A noise model file: ours, or the reference DivNoising/PPN2V notebooks'",
+        )
         self.kind = ComboBox(
             label="kind",
             choices=[("Gaussian mixture (GMM)", "gmm"), ("histogram", "histogram")],
             value="gmm",
+            tooltip="Gaussian mixture: smooth, recommended for training. Histogram: a 2D "
+            "histogram of the pairs, for plenty of calibration data",
         )
         self.main = Container(
             widgets=[

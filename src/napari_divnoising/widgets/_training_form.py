@@ -79,7 +79,13 @@ class TrainingForm:
         self.preset.changed.connect(self._apply_preset)
 
     def _add_data_fields(self, viewer: napari.viewer.Viewer) -> None:
-        self.source = ComboBox(label="images from", choices=[LAYERS, FOLDER], value=LAYERS)
+        self.source = ComboBox(
+            label="images from",
+            choices=[LAYERS, FOLDER],
+            value=LAYERS,
+            tooltip="Train on image layers of the viewer, or on every TIFF/.npy file of a "
+            "folder (read plane by plane, any size)",
+        )
         self.layers = Select(
             label="image layers", choices=data_layer_choices(viewer, results=False)
         )
@@ -91,14 +97,28 @@ class TrainingForm:
         self.layers.native.setStyleSheet(
             "QListWidget::item:selected { background: #3d6fb6; color: white; }"
         )
-        self.folder = FileEdit(label="folder", mode="d", visible=False)
+        self.folder = FileEdit(
+            label="folder",
+            mode="d",
+            visible=False,
+            tooltip="A folder of noisy TIFF or .npy images from one camera, in raw units",
+        )
 
     def _add_likelihood_fields(self) -> None:
         self.noise_model_source = ComboBox(
-            label="noise model", choices=[FROM_WIDGET, FROM_FILE, GAUSSIAN], value=FROM_WIDGET
+            label="noise model",
+            choices=[FROM_WIDGET, FROM_FILE, GAUSSIAN],
+            value=FROM_WIDGET,
+            tooltip="The camera noise model p(x|s) the network's decoder uses: the one made "
+            "in step 1, a saved file, or none (Gaussian noise of one σ; worse on photon "
+            "noise)",
         )
         self.noise_model_file = FileEdit(
-            label="noise model file", mode="r", filter="*.npz *.npy", visible=False
+            label="noise model file",
+            mode="r",
+            filter="*.npz *.npy",
+            visible=False,
+            tooltip="A noise model file: ours, or the reference DivNoising/PPN2V notebooks'",
         )
         self.gaussian_sigma = FloatSpinBox(
             label="noise σ",
@@ -153,7 +173,11 @@ class TrainingForm:
         self.n_filters = _network_field("n_filters", "filters")
         self.z_dim = _network_field("z_dim", "latent channels")
         self.device = ComboBox(
-            label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto"
+            label="device",
+            choices=["auto", "cpu", "cuda", "mps"],
+            value="auto",
+            tooltip="Where to train: auto takes a CUDA or Apple GPU when there is one, "
+            "else the CPU",
         )
         self.advanced = Container(
             widgets=[

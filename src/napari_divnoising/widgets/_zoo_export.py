@@ -44,7 +44,12 @@ class ZooExport:
             choices=data_layer_choices(viewer),
             tooltip="noisy data of yours: its centre becomes the package's test tile and cover",
         )
-        self.package = FileEdit(label="package", mode="w", filter="*.zip")
+        self.package = FileEdit(
+            label="package",
+            mode="w",
+            filter="*.zip",
+            tooltip="The bioimage.io model package (.zip) to write",
+        )
         self.button = PushButton(text="Export to bioimage.io")
         self.button.changed.connect(self.export)
         self.container = Container(

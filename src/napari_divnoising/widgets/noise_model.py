@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +58,13 @@ class NoiseModelWidget(DockWidget):
         self.form.source.changed.connect(self.pick_defaults)
         self.plot = NoiseModelPlot()
         self.layout().addWidget(self.plot)
-        self.save_path = FileEdit(label="save to", mode="w", filter="*.npz *.npy")
+        self.save_path = FileEdit(
+            label="save to",
+            mode="w",
+            filter="*.npz *.npy",
+            tooltip="Where to write the noise model (.npz for a GMM, .npy for a histogram; "
+            "the reference notebooks read both); empty: the name above, in the current folder",
+        )
         self.save_button = PushButton(text="Save noise model")
         self.save_button.changed.connect(self._save)
         self.add_form(Container(widgets=[self.save_path, self.save_button]))
@@ -141,6 +148,11 @@ class NoiseModelWidget(DockWidget):
         if model is None:
             raise InputError("No noise model to save yet: fit or load one first")
         path = Path(self.save_path.value)
+        if str(path) in ("", ".") or path.is_dir():
+            name = re.sub(r"[^\w.-]+", "_", self.form.name.value.strip()).strip("_.")
+            if not name:
+                raise InputError("Choose where to save the noise model (or give it a name)")
+            path = (path if path.is_dir() else Path.cwd()) / name
         if path.suffix == "":
             path = path.with_suffix(NOISE_MODEL_SUFFIX.get(model.kind, ".npz"))
         show_info(f"Saved the noise model to {model.save(path)}")

@@ -65,8 +65,17 @@ class QualityControlWidget(DockWidget):
             "step 3 against it, beside the noisy input.",
         )
         choices = data_layer_choices(viewer)
-        self.prediction = ComboBox(label="prediction", choices=choices)
-        self.ground_truth = ComboBox(label="ground truth", choices=choices)
+        self.prediction = ComboBox(
+            label="prediction",
+            choices=choices,
+            tooltip="The denoised image to score (by default the newest MMSE of step 3)",
+        )
+        self.ground_truth = ComboBox(
+            label="ground truth",
+            choices=choices,
+            tooltip="A clean image of the same scene (e.g. the mean of many frames); a 2D one "
+            "is compared with every plane of a stack",
+        )
         self.noisy = ComboBox(label="noisy input", choices=choices, nullable=True, value=None)
         self.noisy.tooltip = "Optional: score the noisy input too, beside the prediction"
         self.uncertainty = ComboBox(
@@ -87,7 +96,12 @@ class QualityControlWidget(DockWidget):
         self.coverage.setWordWrap(True)
         self.layout().addWidget(self.coverage)
         self.layout().addWidget(QLabel("Loss curves of a trained model"))
-        self.model_file = FileEdit(label="model file", mode="r", filter="*.divnoising *.zip")
+        self.model_file = FileEdit(
+            label="model file",
+            mode="r",
+            filter="*.divnoising *.zip",
+            tooltip="A saved model whose training and validation losses to show",
+        )
         self.show_curves = PushButton(text="Show loss curves")
         self.show_curves.changed.connect(self._load_model_curves)
         self.add_form(Container(widgets=[self.model_file, self.show_curves]))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, LineEdit, PushButton
 from qtpy.QtWidgets import QLabel
 
 from napari_divnoising.core.errors import InputError
@@ -26,24 +26,13 @@ from ._layers import (
 )
 from ._lazy_layers import check_fits_in_memory, current_plane, layer_stack, push_lazy, push_plane
 from ._model_files import ModelFiles
+from ._sampling_choices import FOLDER_TIP, INTERVALS, SCOPE_TIP, SCOPES, output_name
 from ._workers import guarded, relay_warnings
 
 if TYPE_CHECKING:
     import napari
 
 __all__ = ["SamplingWidget"]
-
-#: Interval choices of the form: (label, probability).
-INTERVALS = [("none", None), ("50%", 0.5), ("80%", 0.8), ("90%", 0.9), ("95%", 0.95)]
-#: What the Sample button denoises.
-SCOPES = ("whole layer", "current plane", "whole stack → OME-Zarr")
-SCOPE_TIP = (
-    "whole layer: every plane, in memory; current plane: only the plane on display (a big "
-    "or lazy stack's preview, the same result as in the whole stack); whole stack → "
-    "OME-Zarr: plane by plane into the folder below, resumable, added back as lazy layers "
-    "(kept samples are not written)"
-)
-FOLDER_TIP = "where 'whole stack → OME-Zarr' writes <layer>_mmse.ome.zarr and the others"
 
 
 class SamplingWidget(DockWidget):
@@ -68,7 +57,17 @@ class SamplingWidget(DockWidget):
         self.layout().addWidget(self.model_label)
         self.model_files = ModelFiles(self.store)
         self.add_form(self.model_files.container)
-        self.image = ComboBox(label="image", choices=data_layer_choices(viewer))
+        self.image = ComboBox(
+            label="image",
+            choices=data_layer_choices(viewer),
+            tooltip="The noisy image (2D or a stack) to denoise, in raw camera units",
+        )
+        self.output_prefix = LineEdit(
+            label="output name",
+            tooltip="Name of the result layers and exported files: NAME_mmse, NAME_map, … "
+            "(empty: the image's name)",
+        )
+        self.output_prefix.native.setPlaceholderText("the image's name")
         self.scope = ComboBox(label="denoise", choices=SCOPES, value=SCOPES[0], tooltip=SCOPE_TIP)
         self.zarr_folder = FileEdit(label="OME-Zarr folder", mode="d", tooltip=FOLDER_TIP)
         self._add_setting_fields()
@@ -76,6 +75,7 @@ class SamplingWidget(DockWidget):
             Container(
                 widgets=[
                     self.image,
+                    self.output_prefix,
                     self.scope,
                     self.zarr_folder,
                     self.n_samples,
@@ -94,7 +94,11 @@ class SamplingWidget(DockWidget):
         )
         self.runner = self.add_runner("Sample")
         self.runner.run_button.clicked.connect(self._sample)
-        self.export_folder = FileEdit(label="export to", mode="d")
+        self.export_folder = FileEdit(
+            label="export to",
+            mode="d",
+            tooltip="The folder 'Export results as TIFF' writes <name>_mmse.tif … into",
+        )
         self.export_button = PushButton(text="Export results as TIFF")
         self.export_button.changed.connect(self._export)
         self.add_form(Container(widgets=[self.export_folder, self.export_button]))
@@ -123,7 +127,12 @@ class SamplingWidget(DockWidget):
             return setting_widget(SamplingConfig, name, label=label, **options)
 
         self.n_samples = field("n_samples", "samples")
-        self.mmse = CheckBox(text="MMSE (mean of the samples)", value=True)
+        self.mmse = CheckBox(
+            text="MMSE (mean of the samples)",
+            value=True,
+            tooltip="Add the MMSE layer: the mean of the posterior samples, the best "
+            "estimate in the least-squares sense",
+        )
         self.restore_detail = field("restore_detail", "MMSE with detail restored")
         self.map = field("map_estimate", "MAP (mode of the samples; slower)")
         self.uncertainty = field("uncertainty", "uncertainty (per-pixel std)")
@@ -205,17 +214,21 @@ class SamplingWidget(DockWidget):
         stack = layer_stack(layer, role="noisy image")
         with relay_warnings():
             job = iter_predict_to_zarr(
-                stack, model, folder, stem=layer.name, **{**options, "keep_samples": 0}
+                stack, model, folder, stem=self._prefix(layer), **{**options, "keep_samples": 0}
             )
         self.runner.start(job, on_returned=lambda result: self._show_lazy(layer, result))
 
+    def _prefix(self, layer: Any) -> str:
+        """Return the name the results carry: the user's output name, or the image's."""
+        return self.output_prefix.value.strip() or layer.name
+
     def _show_lazy(self, layer: Any, result: Any) -> None:
-        self.results, self.results_source = {}, layer.name
+        self.results, self.results_source = {}, self._prefix(layer)
         for output, image in result.images.items():
             if output == "mmse" and not self.mmse.value:
                 continue
             options = {"colormap": "magma"} if output == "uncertainty" else {}
-            name = output_name(layer.name, output, self.interval.value)
+            name = output_name(self.results_source, output, self.interval.value)
             push_lazy(self.viewer, image, name=name, source=layer, kind=output, **options)
         reused = result.n_planes - result.computed
         earlier = f" ({reused} done by an earlier run)" if reused else ""
@@ -225,7 +238,7 @@ class SamplingWidget(DockWidget):
         )
 
     def _show(self, layer: Any, prediction: Any, position: tuple[int, ...] | None = None) -> None:
-        self.results, self.results_source = {}, layer.name
+        self.results, self.results_source = {}, self._prefix(layer)
         interval = prediction.settings.interval if prediction.settings else None
         self.results_interval = interval
         wanted = dict.fromkeys(RESULT_NAMES, True) | {"mmse": self.mmse.value}
@@ -250,7 +263,7 @@ class SamplingWidget(DockWidget):
         if output == "uncertainty":
             high = float(np.percentile(data, 99.9)) or 1.0
             options = {"colormap": "magma", "contrast_limits": (0.0, high)}
-        name = output_name(layer.name, output, self.results_interval)
+        name = output_name(self.results_source, output, self.results_interval)
         if position:
             push_plane(self.viewer, data, name=name, source=layer, position=position, kind=output)
             return
@@ -282,13 +295,3 @@ class SamplingWidget(DockWidget):
             name = output_name(self.results_source, output, self.results_interval)
             write_tiff(folder / f"{name}.tif", data, metadata=description)
         show_info(f"Wrote {len(self.results)} TIFF file(s) to {folder}")
-
-
-def output_name(source: str, output: str, interval: float | None) -> str:
-    """Return the layer (and exported file) name of one result of `source`.
-
-    The interval bounds carry their probability: ``cells_lower_90%``.
-    """
-    if output in ("lower", "upper") and interval is not None:
-        return f"{source}_{output}_{interval:.0%}"
-    return f"{source}_{output}"

@@ -128,7 +128,8 @@ def bootstrap_subset(image: np.ndarray, fraction: float) -> np.ndarray:
 
     Examples
     --------
-    >>> bootstrap_subset(np.zeros((10, 16, 16)), 0.3).shape
+    >>> stack = np.random.default_rng(0).poisson(20.0, (10, 16, 16))
+    >>> bootstrap_subset(stack, 0.3).shape
     (3, 16, 16)
     """
     planes = as_image_stack(image, name="noisy image", min_size=MIN_BOOTSTRAP_SIZE)

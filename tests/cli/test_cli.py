@@ -120,6 +120,30 @@ def test_trained_models_carry_their_uncertainty_calibration(model_file):
     assert calibration is not None and "held-back" in calibration.source
 
 
+def test_predict_names_the_outputs_as_asked(sample, model_file, tmp_path, capsys):
+    argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
+    assert main([*argv, "--samples", "2", "--name", "cells_day1", "--quiet"]) == 0
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert written == [
+        "cells_day1_mmse.tif",
+        "cells_day1_prediction.json",
+        "cells_day1_restored.tif",
+    ]
+    images = [str(sample["first_frame"]), str(sample["noisy"])]
+    two = ["predict", str(model_file), *images, "--out", str(tmp_path / "two"), "--name", "x"]
+    assert main(two) == 2 and "--name" in capsys.readouterr().err
+
+
+def test_bootstrap_from_a_share_of_the_planes(sample, tmp_path, capsys):
+    out = tmp_path / "nm.npz"
+    argv = ["fit-noise-model", "--bootstrap", str(sample["noisy"]), "--out", str(out)]
+    assert main([*argv, "--subset", "34", "--iterations", "20", "--quiet"]) == 0
+    assert out.is_file()
+    wrong = ["fit-noise-model", "--calibration", str(sample["calibration"]), "--subset", "50"]
+    assert main([*wrong, "--out", str(tmp_path / "c.npz")]) == 2
+    assert "--subset goes with --bootstrap" in capsys.readouterr().err
+
+
 def test_predict_refuses_an_interval_outside_0_to_1(sample, model_file, tmp_path, capsys):
     argv = ["predict", str(model_file), str(sample["first_frame"]), "--out", str(tmp_path)]
     assert main([*argv, "--interval", "90", "--quiet"]) == 2

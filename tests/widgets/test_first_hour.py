@@ -233,3 +233,47 @@ def test_every_field_of_every_dock_has_a_tooltip(viewer, widget_class):
             if not (field.tooltip or "").strip():
                 missing.append(field.label or field.name)
     assert not missing, f"{widget_class.__name__}: no tooltip on {missing}"
+
+
+# -- the seed notebook's options ---------------------------------------------------------
+def test_bootstrap_from_a_share_of_the_planes_and_name_the_model(viewer, sample, qtbot):
+    viewer.add_image(sample.noisy, name="noisy")  # 4 planes of 64²
+    widget = docked(viewer, NoiseModelWidget)
+    widget.form.source.value = BOOTSTRAP
+    widget.form.subset.value = 50
+    widget.form.n_iterations.value = 20
+    widget.form.name.value = "scope A, 100 ms"
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    assert widget.store.noise_model is not None
+    assert widget.store.noise_model_label == "scope A, 100 ms"
+
+
+def test_a_denoised_layer_of_the_users_makes_the_pseudo_ground_truth(viewer, sample, qtbot):
+    from scipy.ndimage import gaussian_filter
+
+    from napari_divnoising.widgets._noise_model_form import DENOISED
+
+    viewer.add_image(sample.noisy, name="noisy")
+    viewer.add_image(gaussian_filter(sample.noisy.astype(float), (0, 2, 2)), name="denoised")
+    widget = docked(viewer, NoiseModelWidget)
+    widget.form.source.value = DENOISED
+    assert widget.form.layer.value is viewer.layers["noisy"]
+    assert widget.form.denoised.value is viewer.layers["denoised"]
+    widget.form.n_iterations.value = 20
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    assert "from 'noisy' and 'denoised'" in widget.store.noise_model_label
+    assert widget.store.noise_model.metadata["source"] == "denoised"
+
+
+def test_results_carry_the_output_name_of_the_users_choice(viewer, sample, qtbot, tiny_model):
+    viewer.add_image(sample.noisy, name="noisy")
+    widget = docked(viewer, SamplingWidget)
+    widget.store.set_model(tiny_model, label="tiny")
+    widget.n_samples.value = 2
+    widget.output_prefix.value = "day1"
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    names = {layer.name for layer in viewer.layers}
+    assert {"day1_mmse", "day1_uncertainty"} <= names and "noisy_mmse" not in names

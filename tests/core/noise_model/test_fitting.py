@@ -88,6 +88,39 @@ def test_fit_can_be_stopped_at_any_step(calibration_stack):
     assert event.step == 3
 
 
+def test_the_fit_ends_once_its_loss_levels_off_and_only_then(calibration_stack, camera):
+    signal, observation = calibration_stack
+    settings = {"n_iterations": 3000, "batch_size": 20_000, "seed": 1}
+    events = list(iter_fit_noise_model(signal, observation, **settings))
+    model = fit_noise_model(signal, observation, **settings)
+    fit = model.metadata["fit"]
+    assert fit["converged_at"] is not None and fit["iterations_run"] < 3000
+    assert events[-1].step == events[-1].total == fit["iterations_run"]
+    # The annealing after convergence takes a tenth of the iterations.
+    assert fit["iterations_run"] - fit["converged_at"] == 300
+    levels = np.percentile(signal[0], [20, 50, 80])
+    error = model.variance(levels) / _analytic_variance(levels, camera) - 1
+    assert np.max(np.abs(error)) < 0.05, error
+    full = fit_noise_model(signal, observation, **settings, stop_when_converged=False)
+    assert full.metadata["fit"]["iterations_run"] == 3000
+    assert full.metadata["fit"]["converged_at"] is None
+
+
+def test_every_step_offers_the_model_as_it_stands(calibration_stack):
+    from napari_divnoising.core.noise_model import FitSoFar
+
+    fit = iter_fit_noise_model(*calibration_stack, n_iterations=1000, batch_size=2000)
+    for event in fit:
+        if event.step == 5:
+            break
+    fit.close()
+    assert isinstance(event.payload, FitSoFar) and event.payload.iteration == 5
+    model = event.payload.model()
+    assert isinstance(model, GaussianMixtureNoiseModel)
+    assert model.metadata["fit"]["iterations_run"] == 5
+    assert np.isfinite(model.variance(np.array([150.0]))).all()
+
+
 def test_percentiles_bound_the_signal_range(calibration_stack):
     signal, observation = calibration_stack
     model = fit_noise_model(signal, observation, **QUICK, lower_percentile=5, upper_percentile=90)

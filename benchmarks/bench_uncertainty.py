@@ -67,6 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--plot", type=Path, help="write the reliability diagram here (PNG)")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="pool the 8 rotations/flips (samples/8 each, the same number decoded): σ then "
+        "includes the spread between augmentations; quantile coverage from the kept samples "
+        "of the first augmentation only",
+    )
     return parser.parse_args(argv)
 
 
@@ -232,13 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     levels = sorted(set(COVERAGE_LEVELS) | set(DIAGRAM_LEVELS))
     start = time.perf_counter()
     for noisy, truth, stderr, rounded in views:
+        per_view = max(2, args.samples // 8) if args.tta else args.samples
         prediction = sample_posterior(
             noisy,
             model,
-            n_samples=args.samples,
-            keep_samples=args.samples,
+            n_samples=per_view,
+            keep_samples=per_view,
             calibrate_uncertainty=False,
             restore_detail=False,
+            tta=args.tta,
         )
         for table in pooled.values():
             table.add(

@@ -89,8 +89,9 @@ def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:  
 
     # 1. Noise model from the calibration frames.
     dock, widget = docks["Noise model"]
-    widget.form.layer.value = viewer.layers["calibration frames"]
-    widget.form.n_iterations.value = 20 if quick else 300
+    # The dock picks the calibration stack itself; the fit ends once its loss levels off.
+    if quick:
+        widget.form.n_iterations.value = 20
     widget.runner.run_button.click()
     wait(widget.runner)
     show_only(viewer, "calibration frames")
@@ -122,6 +123,7 @@ def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:  
     widget.n_samples.value = 4 if quick else 50
     widget.keep_samples.value = 3
     widget.map.value = True
+    widget.interval.value = 0.9
     widget.runner.run_button.click()
     wait(widget.runner)
     show_only(viewer, "noisy frames", "noisy frames_mmse")
@@ -136,6 +138,7 @@ def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:  
     widget.prediction.value = viewer.layers["noisy frames_mmse"]
     widget.ground_truth.value = viewer.layers["ground truth"]
     widget.noisy.value = viewer.layers["noisy frames"]
+    widget.uncertainty.value = viewer.layers["noisy frames_uncertainty"]
     widget.runner.run_button.click()
     wait(widget.runner)
     show_only(viewer, "noisy frames_mmse_ssim_map", "noisy frames_mmse_rse_map")

@@ -75,7 +75,7 @@ def test_training_picks_the_active_layer_and_never_offers_results(sample_layers)
     assert widget.form.layers.value == [viewer.layers["noisy frames"]]
     offered = [layer.name for layer in widget.form.layers.choices]
     assert "x_mmse" not in offered and "noisy frames" in offered
-    assert widget.form.layers.native.minimumHeight() >= 100
+    assert widget.form.layers.native.parentWidget().minimumHeight() >= 100
     assert "No noise model yet" in widget.hint.text()  # step 1 is still to do
 
 

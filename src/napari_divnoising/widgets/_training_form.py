@@ -72,6 +72,9 @@ class TrainingForm:
                 self.seed,
             ]
         )
+        # The list's row, not only the list: a tall dock squeezes rows, not their minimum.
+        self.layers.native.parentWidget().setMinimumHeight(LAYER_LIST_HEIGHT)
+        self.layers.native.setMinimumHeight(LAYER_LIST_HEIGHT)
         self._add_advanced_fields()
         self.source.changed.connect(self._update_visibility)
         self.noise_model_source.changed.connect(self._update_visibility)
@@ -93,7 +96,6 @@ class TrainingForm:
             "Noisy images (2D or stacks), in raw camera units; ctrl-click to pick several. "
             "The plugin's own results are not offered."
         )
-        self.layers.native.setMinimumHeight(LAYER_LIST_HEIGHT)
         self.layers.native.setStyleSheet(
             "QListWidget::item:selected { background: #3d6fb6; color: white; }"
         )

@@ -60,6 +60,15 @@ def test_in_process_equals_sample_posterior_and_records_the_run(stack_path, tmp_
     assert not (tmp_path / "out" / "stack_prediction.done").exists()  # complete
 
 
+def test_interval_bounds_are_written_plane_by_plane_too(stack_path, tmp_path):
+    model = _tiny_model()
+    result = predict_to_zarr(stack_path, model, tmp_path / "out", **OPTIONS, interval=0.8)
+    assert {"lower", "upper"} <= set(result.images)
+    lower, mmse, upper = (_result(tmp_path / "out", name) for name in ("lower", "mmse", "upper"))
+    assert lower.shape == mmse.shape == (6, 64, 96)
+    assert (lower <= mmse).all() and (mmse <= upper).all() and (upper > lower).any()
+
+
 @pytest.mark.slow
 def test_cluster_prediction_equals_in_process(stack_path, tmp_path, cluster):
     model = _tiny_model()

@@ -55,3 +55,20 @@ def test_too_few_or_non_finite_epochs_say_so_instead_of_guessing():
     assert late_improvement(epochs([math.nan, 1.0, math.inf, 1.0])) is None
     assert late_improvement(epochs([2.0, 2.0, 2.0, 2.5])) == 0.0
     assert "Too few" in validation_trend(epochs([2.0, 1.0, 0.5]))
+
+
+def test_a_training_warning_for_few_epochs_or_a_steep_fall_only():
+    from napari_divnoising.core.training.history import training_warning
+
+    def epochs(losses):
+        return [
+            {"epoch": i, "val_loss": v, "elapsed_s": 10.0 * i}
+            for i, v in enumerate(losses, start=1)
+        ]
+
+    assert "only 3 epochs" in training_warning(epochs([3.0, 2.5, 2.4]))
+    steep = epochs([3.0 - 0.05 * i for i in range(20)])  # 0.5 nats in the second half
+    assert "still falling steeply" in training_warning(steep)
+    usable = epochs([2.5 - 0.004 * i for i in range(20)])  # 0.04 nats: could improve, fine
+    assert training_warning(usable) is None
+    assert training_warning([]) is None

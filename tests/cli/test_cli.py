@@ -137,8 +137,9 @@ def test_predict_names_the_outputs_as_asked(sample, model_file, tmp_path, capsys
 def test_bootstrap_from_a_share_of_the_planes(sample, tmp_path, capsys):
     out = tmp_path / "nm.npz"
     argv = ["fit-noise-model", "--bootstrap", str(sample["noisy"]), "--out", str(out)]
-    assert main([*argv, "--subset", "34", "--iterations", "20", "--quiet"]) == 0
-    assert out.is_file()
+    options = ["--subset", "34", "--iterations", "20", "--name", "scope A, 100 ms", "--quiet"]
+    assert main([*argv, *options]) == 0
+    assert load_noise_model(out).metadata["fit"]["name"] == "scope A, 100 ms"
     wrong = ["fit-noise-model", "--calibration", str(sample["calibration"]), "--subset", "50"]
     assert main([*wrong, "--out", str(tmp_path / "c.npz")]) == 2
     assert "--subset goes with --bootstrap" in capsys.readouterr().err

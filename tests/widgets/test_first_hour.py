@@ -236,7 +236,7 @@ def test_every_field_of_every_dock_has_a_tooltip(viewer, widget_class):
 
 
 # -- the seed notebook's options ---------------------------------------------------------
-def test_bootstrap_from_a_share_of_the_planes_and_name_the_model(viewer, sample, qtbot):
+def test_bootstrap_from_a_share_of_the_planes_and_name_the_model(viewer, sample, qtbot, tmp_path):
     viewer.add_image(sample.noisy, name="noisy")  # 4 planes of 64²
     widget = docked(viewer, NoiseModelWidget)
     widget.form.source.value = BOOTSTRAP
@@ -246,6 +246,15 @@ def test_bootstrap_from_a_share_of_the_planes_and_name_the_model(viewer, sample,
     widget.runner.run_button.click()
     wait_for(qtbot, widget.runner)
     assert widget.store.noise_model is not None
+    assert widget.store.noise_model_label == "scope A, 100 ms"
+    # The name travels with the file: loading it shows the name again.
+    saved = widget.store.noise_model.save(tmp_path / "model")
+    from napari_divnoising.widgets._noise_model_form import LOAD
+
+    widget.form.source.value = LOAD
+    widget.form.model_file.value = saved
+    widget.store.set_noise_model(None, label="")
+    widget.runner.run_button.click()
     assert widget.store.noise_model_label == "scope A, 100 ms"
 
 

@@ -23,6 +23,7 @@ SETTING_FLAGS = {
     "upper_percentile": "--upper-percentile",
     "bins": "--bins",
     "seed": "--seed",
+    "name": "--name",
 }
 
 

@@ -208,7 +208,11 @@ class NoiseModelForm:
 
     def fit_settings(self) -> NoiseModelSettings:
         """Return the settings of the fit as the form shows them (checked by the model)."""
-        values: dict[str, Any] = {"kind": self.kind.value, "seed": self.seed.value}
+        values: dict[str, Any] = {
+            "kind": self.kind.value,
+            "seed": self.seed.value,
+            "name": self.name.value.strip() or None,
+        }
         if self.kind.value == "gmm":
             values |= {
                 "n_gaussian": self.n_gaussian.value,

@@ -131,7 +131,9 @@ class NoiseModelWidget(DockWidget):
     def _load(self, path: Path) -> None:
         from napari_divnoising.core.noise_model import load_noise_model
 
-        self.store.set_noise_model(load_noise_model(path), label=f"loaded from {path.name}")
+        model = load_noise_model(path)
+        name = model.metadata.get("fit", {}).get("name")
+        self.store.set_noise_model(model, label=name or f"loaded from {path.name}")
         self.runner.status.setText(f"Loaded {path.name}. The training widget can use it now.")
 
     def _show_stored(self, noise_model: NoiseModel | None) -> None:

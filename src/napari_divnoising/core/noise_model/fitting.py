@@ -29,9 +29,9 @@ _RECORDED = {
     "gmm": (
         "n_gaussian", "n_coeff", "min_sigma", "n_iterations", "batch_size", "learning_rate",
         "lower_percentile", "upper_percentile", "saturation", "seed", "nonfinite_steps",
-        "final_loss", "stop_when_converged", "iterations_run", "converged_at",
+        "final_loss", "stop_when_converged", "iterations_run", "converged_at", "name",
     ),
-    "histogram": ("bins", "lower_percentile", "upper_percentile", "saturation"),
+    "histogram": ("bins", "lower_percentile", "upper_percentile", "saturation", "name"),
 }  # fmt: skip
 
 

@@ -23,6 +23,10 @@ class NoiseModelSettings(BaseModel):
         extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
     )
 
+    name: str | None = Field(default=None, max_length=200)
+    """What to call the model (e.g. the microscope and its settings, as the reference
+    notebooks' ``dataName``); kept in its file and shown when it is loaded."""
+
     kind: Literal["gmm", "histogram"] = "gmm"
     """Gaussian mixture (GMM, smooth, recommended for training) or 2D histogram."""
 

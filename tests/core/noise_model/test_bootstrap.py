@@ -194,3 +194,15 @@ def test_offset_subtracted_images_are_refused_before_any_bm3d(sample):
     # The camera's offset alone taken off: dark pixels scatter around zero, and are kept.
     offset_only = sample.noisy[0].astype(np.float32) - sample.camera.offset
     assert next(iter_bootstrap(offset_only)).step == 0
+
+
+def test_a_subset_of_the_planes_keeps_their_dtype_and_spreads_evenly(sample):
+    from napari_divnoising.core.noise_model.recipe import bootstrap_subset
+
+    base = sample.noisy[0, :16, :16].astype(np.int64)
+    stack = np.stack([base + i for i in range(9)]).clip(0, 255).astype(np.uint8)
+    chosen = bootstrap_subset(stack, 1 / 3)
+    assert chosen.dtype == np.uint8 and chosen.shape == (3, 16, 16)
+    np.testing.assert_array_equal(chosen, stack[[0, 4, 8]])
+    assert bootstrap_subset(stack, 1.0) is stack
+    assert bootstrap_subset(stack, 0.01).shape == (1, 16, 16)  # at least one plane

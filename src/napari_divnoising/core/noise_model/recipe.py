@@ -126,6 +126,8 @@ def _denoised_pairs(
 def bootstrap_subset(image: np.ndarray, fraction: float) -> np.ndarray:
     """Return `fraction` of the planes of `image` (at least one, evenly spread), as a stack.
 
+    The whole `image`, unchanged, when `fraction` is 1; the planes keep their dtype.
+
     Examples
     --------
     >>> stack = np.random.default_rng(0).poisson(20.0, (10, 16, 16))
@@ -134,9 +136,11 @@ def bootstrap_subset(image: np.ndarray, fraction: float) -> np.ndarray:
     """
     planes = as_image_stack(image, name="noisy image", min_size=MIN_BOOTSTRAP_SIZE)
     if fraction >= 1.0:
-        return planes
-    count = max(1, round(len(planes) * fraction))
-    return planes[np.linspace(0, len(planes) - 1, count).round().astype(int)]
+        return image
+    # The planes in their own dtype: an integer camera's saturation is recognised by it.
+    stack = np.asarray(image).reshape(planes.shape)
+    count = max(1, round(len(stack) * fraction))
+    return stack[np.linspace(0, len(stack) - 1, count).round().astype(int)]
 
 
 def _bootstrap(

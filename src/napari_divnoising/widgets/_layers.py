@@ -213,13 +213,15 @@ def push_image(
         (layer for layer in viewer.layers if layer.name == name and MARKER in layer.metadata),
         None,
     )
+    if old is not None:
+        kwargs.pop("visible", None)  # a replaced layer keeps the user's choice
     if old is not None and _can_update(old, data, kwargs):
         # In place: removing and re-adding a layer blocks the event loop for about a second.
         _update(old, data, kind, kwargs)
         return old
     index = viewer.layers.index(old) if old is not None else None
     if old is not None:
-        kwargs.setdefault("visible", old.visible)
+        kwargs["visible"] = old.visible
         viewer.layers.remove(old)
     layer = viewer.add_image(data, name=name, metadata={MARKER: kind}, **kwargs)
     if index is not None:

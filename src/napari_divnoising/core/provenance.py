@@ -105,8 +105,10 @@ def training_provenance(
 def model_fingerprint(model: Any) -> str:
     """Return a SHA-256 of everything in a trained model that changes its predictions.
 
-    The network's weights and architecture, the normalisation and the likelihood (the
-    noise model's parameters, or the Gaussian's sigma); not its history or provenance.
+    The network's weights and architecture, the normalisation, the likelihood (the
+    noise model's parameters, or the Gaussian's sigma) and the uncertainty calibration's
+    scale, when there is one (so an uncalibrated model keeps its earlier fingerprint); not
+    its history or provenance.
     Two runs with the same fingerprint and settings give the same results.
 
     Parameters
@@ -129,6 +131,9 @@ def model_fingerprint(model: Any) -> str:
         "data_std": float(model.data_std),
         "gaussian_sigma": model.gaussian_sigma,
     }
+    calibration = getattr(model, "uncertainty_calibration", None)
+    if calibration is not None:
+        head["uncertainty_scale"] = float(calibration.scale)
     digest.update(json.dumps(head, sort_keys=True).encode())
     for key, tensor in sorted(model.network.state_dict().items()):
         digest.update(key.encode())

@@ -148,3 +148,16 @@ def test_a_damaged_calibration_in_a_bundle_is_a_model_file_error(tmp_path):
             target.writestr(item, data)
     with pytest.raises(ModelFileError, match="uncertainty calibration is damaged"):
         load_model(damaged)
+
+
+def test_the_calibration_is_part_of_what_a_prediction_depends_on():
+    from napari_divnoising.core.provenance import model_fingerprint
+
+    model = _tiny_model()
+    plain = model_fingerprint(model)
+    model.uncertainty_calibration = UncertaintyCalibration(scale=1.2, source="test")
+    calibrated = model_fingerprint(model)
+    model.uncertainty_calibration = UncertaintyCalibration(scale=0.8, source="test")
+    assert len({plain, calibrated, model_fingerprint(model)}) == 3
+    model.uncertainty_calibration = None
+    assert model_fingerprint(model) == plain  # an uncalibrated model keeps its fingerprint

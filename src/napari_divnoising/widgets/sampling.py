@@ -263,9 +263,7 @@ class SamplingWidget(DockWidget):
         if output == "uncertainty":
             high = float(np.percentile(data, 99.9)) or 1.0
             options = {"colormap": "magma", "contrast_limits": (0.0, high)}
-        if output != next(iter(self.results)):
-            # Only the first result shows on top of the input; drawing the others too would
-            # hide it and cost the viewer a redraw each. They are a click away.
+        if output != next(iter(self.results)):  # one result on top; the rest a click away
             options["visible"] = False
         name = output_name(self.results_source, output, self.results_interval)
         if position:

@@ -37,9 +37,10 @@ import psutil
 import torch
 import zarr
 
-from napari_divnoising.core.model.bundle import TrainedModel, save_model
+from napari_divnoising.core.model.config import TrainingConfig, default_network_config
 from napari_divnoising.core.model.network import DivNoisingVAE
-from napari_divnoising.core.training.config import TrainingConfig, default_network_config
+from napari_divnoising.core.model.trained import TrainedModel
+from napari_divnoising.core.model_files.bundle import save_model
 
 SIDE = 512
 

@@ -41,12 +41,16 @@ import tifffile
 import torch
 
 from napari_divnoising.core.events import CollapseRestart, EpochDone, StoppedEarly
-from napari_divnoising.core.model.bundle import load_model, save_model
-from napari_divnoising.core.model.config import NetworkConfig
-from napari_divnoising.core.noise_model import fit_noise_model, load_noise_model
+from napari_divnoising.core.model.config import (
+    NetworkConfig,
+    TrainingConfig,
+    default_network_config,
+)
+from napari_divnoising.core.model_files import load_noise_model
+from napari_divnoising.core.model_files.bundle import load_model, save_model
+from napari_divnoising.core.noise_model import fit_noise_model
 from napari_divnoising.core.noise_model.calibration import calibration_pairs
 from napari_divnoising.core.quality.metrics import psnr, structural_similarity
-from napari_divnoising.core.training.config import TrainingConfig, default_network_config
 from napari_divnoising.core.training.trainer import Trainer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fmd_confocal_bpae_b"

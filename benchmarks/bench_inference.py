@@ -31,13 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_divnoising.core.model.bundle import TrainedModel
-from napari_divnoising.core.model.config import NetworkConfig
+from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
 from napari_divnoising.core.model.network import DivNoisingVAE
+from napari_divnoising.core.model.trained import TrainedModel
 from napari_divnoising.core.prediction import runtime as _runtime
 from napari_divnoising.core.prediction.mean_shift import estimate_map
 from napari_divnoising.core.prediction.sampling import sample_posterior
-from napari_divnoising.core.training.config import TrainingConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fmd_confocal_bpae_b"
 
@@ -121,7 +120,7 @@ def speed(n_samples: int) -> tuple[dict[str, float], np.ndarray]:
 def accuracy(model_path: Path, n_samples: int, views: int) -> list[tuple[str, str]]:
     import tifffile
 
-    from napari_divnoising.core.model.bundle import load_model
+    from napari_divnoising.core.model_files.bundle import load_model
     from napari_divnoising.core.quality.metrics import psnr
 
     model = load_model(model_path)

@@ -24,11 +24,11 @@ import time
 import numpy as np
 import torch
 
+from napari_divnoising.core.model.config import TrainingConfig
 from napari_divnoising.core.noise_model.recipe import make_noise_model
 from napari_divnoising.core.prediction.sampling import sample_posterior
 from napari_divnoising.core.quality.metrics import psnr
 from napari_divnoising.core.sample_data import make_sample_data
-from napari_divnoising.core.training.config import TrainingConfig
 from napari_divnoising.core.training.trainer import Trainer
 
 

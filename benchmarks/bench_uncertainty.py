@@ -40,11 +40,11 @@ import tifffile
 import torch
 
 from napari_divnoising.core.events import run_generator
-from napari_divnoising.core.model.bundle import load_model
+from napari_divnoising.core.model_files.bundle import load_model
 from napari_divnoising.core.prediction.sampling import sample_posterior
 from napari_divnoising.core.training.lazy_planes import prepare_planes
 from napari_divnoising.core.training.patches import split_planes
-from napari_divnoising.core.uncertainty.calibration import iter_calibrate_uncertainty
+from napari_divnoising.core.training.uncertainty_calibration import iter_calibrate_uncertainty
 from napari_divnoising.core.uncertainty.intervals import (
     COVERAGE_LEVELS,
     error_ranking,

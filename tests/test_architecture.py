@@ -64,18 +64,21 @@ def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = _package_of(path).split(".")
-                base_parts = parts[: len(parts) - (node.level - 1)]
-                base = ".".join([*base_parts, *([node.module] if node.module else [])])
-            else:
-                base = node.module or ""
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.update(_names_imported_by(node, path))
     return found
+
+
+def _names_imported_by(node: ast.Import | ast.ImportFrom, path: Path) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    if node.level:
+        parts = _package_of(path).split(".")
+        base_parts = parts[: len(parts) - (node.level - 1)]
+        base = ".".join([*base_parts, *([node.module] if node.module else [])])
+    else:
+        base = node.module or ""
+    return {base} | {f"{base}.{alias.name}" for alias in node.names if alias.name != "*"}
 
 
 def _is_within(name: str, package: str) -> bool:
@@ -149,3 +152,206 @@ def test_exemptions_are_still_needed():
         path = SOURCE.parent / name
         assert path.is_file(), f"{name} is exempt but no longer exists"
         assert len(path.read_text(encoding="utf-8").splitlines()) > MAX_MODULE_LINES
+
+
+# --- The floors of the core: read from docs/architecture.md, checked against the imports ---
+
+ARCHITECTURE_PAGE = SOURCE.parents[1] / "docs" / "architecture.md"
+CORE = f"{PACKAGE}.core"
+#: Arrows from a room to one on a higher floor, each with its reason. At most three.
+UPWARD_ARROWS: dict[tuple[str, str], str] = {}
+MAX_UPWARD_ARROWS = 3
+#: Libraries heavy enough to import inside functions (seconds, or GPU drivers).
+HEAVY_LIBRARIES = {"torch", "bm3d", "dask", "distributed", "zarr", "bioimageio", "imageio"}
+
+
+def _page() -> str:
+    return ARCHITECTURE_PAGE.read_text(encoding="utf-8")
+
+
+def floors_of_the_page() -> dict[str, int]:
+    """Room -> floor, from the page's table "| Floor | Rooms | What they are |"."""
+    floors = {}
+    section = _page().split("## Floors and imports", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            for room in cells[1].split(","):
+                floors[room.strip().strip("`")] = int(cells[0])
+    return floors
+
+
+def modules_of_the_page() -> set[str]:
+    """Paths under ``core/`` named in the page's tree, e.g. ``prediction/recipe.py``."""
+    block = _page().split("```text", 1)[1].split("```", 1)[0]
+    paths, stack = set(), []
+    for line in block.splitlines():
+        marker = max(line.find("├── "), line.find("└── "))
+        if marker < 0:
+            continue
+        depth = marker // 4
+        name = line[marker + 4 :].split()[0]
+        stack[depth:] = [name]
+        path = "".join(stack)
+        if path.startswith("core/") and name.endswith(".py"):
+            paths.add(path.removeprefix("core/"))
+    return paths
+
+
+def _core_modules() -> dict[str, Path]:
+    return {_dotted_name(path): path for path in _modules() if _layer(path) == "core"}
+
+
+def _room(module: str) -> str | None:
+    rest = module.removeprefix(CORE + ".")
+    return None if rest == module else rest.split(".")[0]
+
+
+def _resolved(name: str, modules: dict[str, Path]) -> str | None:
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the core modules it imports (anywhere: top level, functions, TYPE_CHECKING)."""
+    modules = _core_modules()
+    graph = {}
+    for module, path in modules.items():
+        targets = {_resolved(name, modules) for name in imported_modules(path)}
+        graph[module] = {t for t in targets if t and t != module and t.startswith(CORE + ".")}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """What a module imports when it is imported (not in functions, not TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    pending = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            pending.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.update(_names_imported_by(node, path))
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _is_heavy(module: str, modules: dict[str, Path], seen: set[str] | None = None) -> bool:
+    """Whether importing `module` imports a heavy library (itself or through our modules)."""
+    seen = set() if seen is None else seen
+    if module in seen:
+        return False
+    seen.add(module)
+    for name in _top_level_imports(modules[module]):
+        if name.split(".")[0] in HEAVY_LIBRARIES:
+            return True
+        ours = _resolved(name, modules) if name.startswith(CORE + ".") else None
+        if ours and ours != module and _is_heavy(ours, modules, seen):
+            return True
+    return False
+
+
+def _imports_in_functions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    found.update(_names_imported_by(node, path))
+    return found
+
+
+def test_every_room_of_the_core_is_on_a_floor_of_the_page():
+    rooms = {_room(module) for module in _core_modules()} - {None, ""}
+    floors = floors_of_the_page()
+    assert floors, "docs/architecture.md lost its table of floors"
+    assert not rooms - set(floors), f"rooms on no floor of the page: {sorted(rooms - set(floors))}"
+    assert not set(floors) - rooms, f"floors name rooms that do not exist: {set(floors) - rooms}"
+
+
+def test_no_room_imports_one_on_a_higher_floor_but_the_listed_ones():
+    floors = floors_of_the_page()
+    upward = set()
+    for module, targets in import_graph().items():
+        for target in targets:
+            source_room, target_room = _room(module), _room(target)
+            if source_room and target_room and floors[target_room] > floors[source_room]:
+                upward.add((source_room, target_room))
+    assert len(UPWARD_ARROWS) <= MAX_UPWARD_ARROWS
+    unexpected = sorted(upward - set(UPWARD_ARROWS))
+    assert not unexpected, f"imports that run up a floor: {unexpected}"
+    assert not set(UPWARD_ARROWS) - upward, "an allowed upward arrow is gone: drop it"
+
+
+def test_no_module_of_the_core_imports_itself_back():
+    assert not _cycles(import_graph())
+
+
+def test_the_cycle_finder_finds_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def test_imports_inside_functions_are_of_heavy_modules_from_light_ones():
+    modules = _core_modules()
+    needless = []
+    for module, path in modules.items():
+        for name in _imports_in_functions(path):
+            ours = _resolved(name, modules) if name.startswith(CORE + ".") else None
+            if ours is None or ours == module:
+                continue
+            if not _is_heavy(ours, modules) or _is_heavy(module, modules):
+                needless.append(f"{module} imports {ours} inside a function")
+    assert not needless, "imports to move to the top of the module: " + "; ".join(
+        sorted(set(needless))
+    )
+
+
+def test_the_page_names_every_module_of_the_core_and_no_other():
+    core = SOURCE / "core"
+    on_disk = {path.relative_to(core).as_posix() for path in _modules() if core in path.parents}
+    named = modules_of_the_page()
+    assert not on_disk - named, (
+        f"modules missing from docs/architecture.md: {sorted(on_disk - named)}"
+    )
+    assert not named - on_disk, (
+        f"docs/architecture.md names modules that are gone: {sorted(named - on_disk)}"
+    )

@@ -17,7 +17,7 @@ CORE_MODULES = [
     "napari_divnoising.core.model.network",
     "napari_divnoising.core.training.trainer",
     "napari_divnoising.core.prediction.sampling",
-    "napari_divnoising.core.model.bundle",
+    "napari_divnoising.core.model_files.bundle",
     "napari_divnoising.napari_samples",
     "napari_divnoising.cli",
 ]

@@ -27,16 +27,16 @@ _LAZY = {
     "make_noise_model": "core.noise_model.recipe",
     "NoiseModelSettings": "core.noise_model.settings",
     "quality_control": "core.quality.recipe",
-    "load_noise_model": "core.noise_model",
+    "load_noise_model": "core.model_files",
     "GaussianMixtureNoiseModel": "core.noise_model",
     "HistogramNoiseModel": "core.noise_model",
     "NetworkConfig": "core.model.config",
-    "TrainingConfig": "core.training.config",
+    "TrainingConfig": "core.model.config",
     "train": "core.training.trainer",
     "Trainer": "core.training.trainer",
     "sample_posterior": "core.prediction.sampling",
-    "load_model": "core.model.bundle",
-    "save_model": "core.model.bundle",
+    "load_model": "core.model_files",
+    "save_model": "core.model_files",
     "psnr": "core.quality.metrics",
     "nrmse": "core.quality.metrics",
     "structural_similarity": "core.quality.metrics",
@@ -79,13 +79,12 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
 
 if TYPE_CHECKING:
     from .api import DivNoising
-    from .core.model.bundle import load_model, save_model
-    from .core.model.config import NetworkConfig
+    from .core.model.config import NetworkConfig, TrainingConfig
+    from .core.model_files import load_model, load_noise_model, save_model
     from .core.noise_model import (
         GaussianMixtureNoiseModel,
         HistogramNoiseModel,
         fit_noise_model,
-        load_noise_model,
     )
     from .core.noise_model.bootstrap import bootstrap_pairs, bootstrap_signal
     from .core.noise_model.calibration import calibration_pairs
@@ -96,5 +95,4 @@ if TYPE_CHECKING:
     from .core.quality.metrics import nrmse, psnr, quality_scores, rse_map, structural_similarity
     from .core.quality.recipe import quality_control
     from .core.sample_data import make_sample_data
-    from .core.training.config import TrainingConfig
     from .core.training.trainer import Trainer, train

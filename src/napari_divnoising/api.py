@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .core.model.bundle import TrainedModel
+    from .core.model.trained import TrainedModel
     from .core.noise_model import NoiseModel
-    from .core.prediction.chunked import StackPrediction
-    from .core.prediction.sampling import Prediction
+    from .core.prediction.results import Prediction, StackPrediction
 
 __all__ = ["DivNoising"]
+
+#: Options of :meth:`DivNoising.predict_to_zarr` that say where, not how, to sample.
+_ZARR_TARGET_KEYS = ("stem", "overwrite", "scheduler", "n_workers", "model_file")
 
 
 class DivNoising:
@@ -47,7 +49,7 @@ class DivNoising:
     device : str
         ``"auto"`` (GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``.
     **training_options
-        Fields of :class:`~napari_divnoising.core.training.config.TrainingConfig`, e.g.
+        Fields of :class:`~napari_divnoising.core.model.config.TrainingConfig`, e.g.
         ``time_budget_minutes=5``, ``max_epochs=200``, ``seed=0``.
 
     Raises
@@ -76,9 +78,9 @@ class DivNoising:
         device: str = "auto",
         **training_options: Any,
     ) -> None:
-        from .core.arguments import as_noise_model
-        from .core.training.config import TrainingConfig
-        from .core.training.losses import check_likelihood_choice
+        from .core.model.config import TrainingConfig
+        from .core.model.likelihood import check_likelihood_choice
+        from .core.model_files.resolve import as_noise_model
 
         # Without a likelihood nothing can be trained: say so now, not at fit().
         self.noise_model = as_noise_model(noise_model)
@@ -113,9 +115,9 @@ class DivNoising:
         ModelFileError
             If there is no file at `path`, or it is not a readable model.
         """
-        from .core.arguments import as_model_path
-        from .core.model.bundle import load_model
         from .core.model.device import select_device
+        from .core.model_files.bundle import load_model
+        from .core.model_files.resolve import as_model_path
 
         path = as_model_path(path, name="path")
         model = load_model(path, device=select_device(device).device)
@@ -185,10 +187,12 @@ class DivNoising:
         Prediction
             The results, in raw intensity units.
         """
-        from .core.prediction.sampling import sample_posterior
+        from .core.prediction.config import sampling_config
+        from .core.prediction.recipe import predict
 
-        options.setdefault("device", self.device)
-        return sample_posterior(image, self._trained(), **options)
+        progress, device = options.pop("progress", None), options.pop("device", self.device)
+        settings = sampling_config(**options)
+        return predict(image, self._trained(), settings, device=device, progress=progress)
 
     def predict_to_zarr(
         self, image: Any, folder: str | os.PathLike, **options: Any
@@ -213,10 +217,23 @@ class DivNoising:
         StackPrediction
             The images written, and how many planes this call computed.
         """
-        from .core.prediction.to_zarr import predict_to_zarr
+        from .core.prediction.config import sampling_config
+        from .core.prediction.recipe import ZarrTarget, predict
 
-        options.setdefault("device", self.device)
-        return predict_to_zarr(image, self._trained(), folder, **options)
+        progress, device = options.pop("progress", None), options.pop("device", self.device)
+        axes = options.pop("axes", None)
+        where = {key: options.pop(key) for key in _ZARR_TARGET_KEYS if key in options}
+        target = ZarrTarget(folder, **where)
+        settings = sampling_config(**options)
+        return predict(
+            image,
+            self._trained(),
+            settings,
+            target=target,
+            axes=axes,
+            device=device,
+            progress=progress,
+        )
 
     def export_bioimageio(
         self, path: str | os.PathLike, test_image: np.ndarray, **options: Any
@@ -232,14 +249,14 @@ class DivNoising:
         **options
             ``license`` (SPDX, required), ``authors`` (list of names, required), ``name``,
             ``n_samples``, ``seed``: see
-            :func:`~napari_divnoising.core.sharing.bioimageio.export_bioimageio`.
+            :func:`~napari_divnoising.core.model_files.bioimageio.export_bioimageio`.
 
         Returns
         -------
         Path
             The package written.
         """
-        from .core.sharing.bioimageio import export_bioimageio
+        from .core.model_files.bioimageio import export_bioimageio
 
         return export_bioimageio(self._trained(), test_image, path, **options)
 
@@ -253,7 +270,7 @@ class DivNoising:
 
     def save(self, path: str | os.PathLike) -> None:
         """Save the trained model (weights, configuration, noise model, history) to one file."""
-        from .core.model.bundle import save_model
+        from .core.model_files.bundle import save_model
 
         save_model(self._trained(), path)
 

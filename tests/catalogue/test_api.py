@@ -20,8 +20,7 @@ from napari_divnoising import (
     train,
 )
 from napari_divnoising.core.errors import InputError, ModelFileError, SettingsError
-from napari_divnoising.core.model.config import NetworkConfig
-from napari_divnoising.core.training.config import TrainingConfig
+from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
 
 
 def _tiny_training() -> dict:

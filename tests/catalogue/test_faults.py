@@ -28,8 +28,8 @@ import tifffile
 
 from napari_divnoising.cli import main
 from napari_divnoising.core.errors import ModelFileError
-from napari_divnoising.core.model.bundle import load_model, save_model
-from napari_divnoising.core.noise_model import load_noise_model
+from napari_divnoising.core.model_files import load_noise_model
+from napari_divnoising.core.model_files.bundle import load_model, save_model
 
 from .conftest import refused
 
@@ -165,7 +165,7 @@ _SAVE_FOREVER = textwrap.dedent(
     import os, sys
     import torch
     torch.set_num_threads(1)
-    from napari_divnoising.core.model.bundle import load_model, save_model
+    from napari_divnoising.core.model_files.bundle import load_model, save_model
 
     model = load_model(sys.argv[1])
     print("ready", flush=True)

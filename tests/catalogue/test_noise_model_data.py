@@ -11,7 +11,8 @@ from napari_divnoising import make_noise_model
 from napari_divnoising.cli import main
 from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.io import write_tiff
-from napari_divnoising.core.noise_model import NoiseModelRangeWarning, load_noise_model
+from napari_divnoising.core.model_files import load_noise_model
+from napari_divnoising.core.noise_model import NoiseModelRangeWarning
 from napari_divnoising.core.noise_model.recipe import iter_make_noise_model
 from napari_divnoising.core.noise_model.settings import NoiseModelSettings
 from napari_divnoising.core.sample_data import CameraModel, make_sample_data

@@ -6,8 +6,8 @@ import tifffile
 
 from napari_divnoising.cli import main
 from napari_divnoising.core.io import write_tiff
-from napari_divnoising.core.model.bundle import load_model
-from napari_divnoising.core.noise_model import load_noise_model
+from napari_divnoising.core.model_files import load_noise_model
+from napari_divnoising.core.model_files.bundle import load_model
 
 
 @pytest.mark.parametrize("command", ["fit-noise-model", "train", "predict", "evaluate", "demo"])

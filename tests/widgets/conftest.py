@@ -98,9 +98,8 @@ def make_tiny(form, *, max_epochs: int = 2, steps_per_epoch: int = 2) -> None:
 @pytest.fixture(scope="module")
 def tiny_model():
     """A barely trained model (Gaussian likelihood), shared by a module's tests."""
-    from napari_divnoising.core.model.config import NetworkConfig
+    from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
     from napari_divnoising.core.sample_data import make_sample_data
-    from napari_divnoising.core.training.config import TrainingConfig
     from napari_divnoising.core.training.trainer import train
 
     sample = make_sample_data(shape=(64, 64), n_frames=4, n_calibration_frames=12)

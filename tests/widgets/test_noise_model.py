@@ -136,7 +136,7 @@ def _cli_model(tmp_path, source_flag, image, *extra):
 
     from napari_divnoising.cli import main
     from napari_divnoising.core.io import write_tiff
-    from napari_divnoising.core.noise_model import load_noise_model
+    from napari_divnoising.core.model_files import load_noise_model
 
     path = write_tiff(tmp_path / "input.tif", image)
     out = tmp_path / "cli.npz"

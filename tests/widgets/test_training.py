@@ -137,7 +137,7 @@ def test_a_corrupt_model_file_is_a_notification(widget, tmp_path, notifications)
 
 
 def test_a_time_budget_shows_the_faster_settings_where_untouched(viewer):
-    from napari_divnoising.core.training.config import BUDGET_DEFAULTS
+    from napari_divnoising.core.model.config import BUDGET_DEFAULTS
 
     widget = TrainingWidget(viewer)
     viewer.window.add_dock_widget(widget)
@@ -152,8 +152,7 @@ def test_a_time_budget_shows_the_faster_settings_where_untouched(viewer):
 
 
 def test_the_reference_preset_restores_and_keeps_the_reference_settings(viewer):
-    from napari_divnoising.core.model.config import NetworkConfig
-    from napari_divnoising.core.training.config import TrainingConfig
+    from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
 
     widget = TrainingWidget(viewer)
     viewer.window.add_dock_widget(widget)

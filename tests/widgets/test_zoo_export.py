@@ -2,7 +2,7 @@
 
 import pytest
 
-from napari_divnoising.core.model.bundle import load_model
+from napari_divnoising.core.model_files.bundle import load_model
 from napari_divnoising.widgets.training import TrainingWidget
 
 pytestmark = pytest.mark.gui
@@ -11,10 +11,9 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def widget(viewer, sample):
     pytest.importorskip("bioimageio.spec")
-    from napari_divnoising.core.model.config import NetworkConfig
+    from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
     from napari_divnoising.core.noise_model.recipe import make_noise_model
     from napari_divnoising.core.noise_model.settings import NoiseModelSettings
-    from napari_divnoising.core.training.config import TrainingConfig
     from napari_divnoising.core.training.trainer import train
 
     viewer.add_image(sample.noisy, name="noisy")

@@ -161,8 +161,8 @@ def print_noise_model_table(data, models: dict) -> None:
 
 def train_model(data, noise_model, folder: Path, arguments: argparse.Namespace):
     """Train DivNoising on the noisy frames with the calibrated noise model; save it."""
-    from ..core.model.bundle import save_model
-    from ..core.training.config import TrainingConfig
+    from ..core.model.config import TrainingConfig
+    from ..core.model_files.bundle import save_model
     from ..core.training.history import training_warning
     from ..core.training.trainer import Trainer
     from ._train import train_with_report
@@ -189,20 +189,19 @@ def train_model(data, noise_model, folder: Path, arguments: argparse.Namespace):
 def predict(data, model, folder: Path, arguments: argparse.Namespace):
     """Sample the posterior of the first noisy frame; save MMSE, MAP, uncertainty, samples."""
     from ..core.io import write_tiff
-    from ..core.prediction.sampling import iter_sample_posterior
+    from ..core.prediction.config import SamplingConfig
+    from ..core.prediction.recipe import iter_predict
 
     print(f"\n4. sampling {arguments.samples} denoised images of the first frame")
+    settings = SamplingConfig(
+        n_samples=arguments.samples,
+        keep_samples=min(10, arguments.samples),
+        map_estimate=True,
+        uncertainty=True,
+        seed=arguments.seed,
+    )
     prediction = drive(
-        iter_sample_posterior(
-            data.noisy[0],
-            model,
-            n_samples=arguments.samples,
-            keep_samples=min(10, arguments.samples),
-            map_estimate=True,
-            uncertainty=True,
-            seed=arguments.seed,
-            device=arguments.device,
-        ),
+        iter_predict(data.noisy[0], model, settings, device=arguments.device),
         quiet=arguments.quiet,
     )
     for name in ("mmse", "restored", "map", "uncertainty", "samples"):
@@ -212,21 +211,22 @@ def predict(data, model, folder: Path, arguments: argparse.Namespace):
 
 def print_coverage(data, prediction, model) -> None:
     """Print how often the clean image lies in the MMSE's calibrated intervals."""
-    from ..core.uncertainty.intervals import gaussian_coverage
+    from ..core.quality.recipe import quality_control
     from ._evaluate import format_coverage
 
     calibration = model.uncertainty_calibration
     made = "uncertainty not calibrated" if calibration is None else calibration.describe()
     print(f"\n6. {made}")
-    coverage = gaussian_coverage(data.clean, prediction.mmse, prediction.uncertainty)
-    print(format_coverage(coverage).replace("ground truth", "clean image"))
+    result = quality_control(prediction.mmse, data.clean, uncertainty=prediction.uncertainty)
+    print(format_coverage(result.coverage).replace("ground truth", "clean image"))
 
 
 def print_quality_table(data, images: dict[str, np.ndarray]) -> None:
     """Print PSNR, SSIM and NRMSE of each image against the clean ground truth."""
-    from ..core.quality.metrics import quality_scores
+    from ..core.quality.recipe import quality_control
     from ._evaluate import format_scores
 
     print("\n5. quality against the ground truth")
-    scores = {name: quality_scores(image, data.clean) for name, image in images.items()}
+    truth = data.clean
+    scores = {name: quality_control(image, truth).prediction for name, image in images.items()}
     print(format_scores(scores))

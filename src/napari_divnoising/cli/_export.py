@@ -11,7 +11,7 @@ from ._progress import CommandError, user_errors
 
 def add_to(subparsers: argparse._SubParsersAction) -> None:
     """Register the command."""
-    from ..core.sharing.bioimageio import EXPORT_SAMPLES
+    from ..core.model_files.bioimageio import EXPORT_SAMPLES
 
     parser = subparsers.add_parser(
         "export-bioimageio",
@@ -46,9 +46,9 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
 def run(arguments: argparse.Namespace) -> None:
     """Export the model."""
     from ..core.io import read_planes
-    from ..core.model.bundle import load_model
+    from ..core.model_files.bioimageio import export_bioimageio
+    from ..core.model_files.bundle import load_model
     from ..core.outputs import plan_outputs
-    from ..core.sharing.bioimageio import export_bioimageio
 
     for flag, value in (("--test-image", arguments.test_image), ("--license", arguments.license)):
         if not value:

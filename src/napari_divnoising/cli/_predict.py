@@ -8,21 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.prediction.config import MIN_TILE_SIZE, SamplingConfig
+from ..core.prediction.config import SamplingConfig
 from ._noise_model import add_axes_option, checked_axes
 from ._progress import CommandError, drive, user_errors
 from ._settings import add_setting, setting_flags, settings_from
 
-#: Each SamplingConfig field the command sets: its option, help text and metavar.
+#: Each SamplingConfig field the command sets: its option and metavar (help and default
+#: come from the field; the interval's help says which files it adds).
 SETTING_OPTIONS = [
-    ("n_samples", "--samples", "posterior samples", {"metavar": "N"}),
-    ("map_estimate", "--map", "also write the MAP estimate", {}),
-    (
-        "uncertainty",
-        "--uncertainty",
-        "also write the per-pixel uncertainty: the samples' std, calibrated (default: no)",
-        {},
-    ),
+    ("n_samples", "--samples", None, {"metavar": "N"}),
+    ("map_estimate", "--map", None, {}),
+    ("uncertainty", "--uncertainty", None, {}),
     (
         "interval",
         "--interval",
@@ -30,22 +26,12 @@ SETTING_OPTIONS = [
         "posterior interval of probability P (0.9: the 90% interval)",
         {"metavar": "P"},
     ),
-    (
-        "calibrate_uncertainty",
-        "--calibrate-uncertainty",
-        "scale the uncertainty by the model's calibration, when it has one (default: yes)",
-        {},
-    ),
-    (
-        "restore_detail",
-        "--restore-detail",
-        "also write the MMSE with the detail its residual shows restored (default: yes)",
-        {},
-    ),
-    ("keep_samples", "--keep-samples", "write K raw samples", {"metavar": "K"}),
-    ("tta", "--tta", "8-fold test-time augmentation", {}),
-    ("tile_size", "--tile-size", f"tile side, ≥ {MIN_TILE_SIZE} (default: automatic)", {}),
-    ("seed", "--seed", "random seed", {}),
+    ("calibrate_uncertainty", "--calibrate-uncertainty", None, {}),
+    ("restore_detail", "--restore-detail", None, {}),
+    ("keep_samples", "--keep-samples", None, {"metavar": "K"}),
+    ("tta", "--tta", None, {}),
+    ("tile_size", "--tile-size", None, {}),
+    ("seed", "--seed", None, {}),
 ]
 
 
@@ -111,16 +97,16 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
 
 
 def sampling_settings(arguments: argparse.Namespace) -> SamplingConfig:
-    """Return the validated settings of the options (the uncertainty only on request)."""
+    """Return the validated settings of the options."""
     with user_errors(setting_flags(arguments)):
-        return settings_from(arguments, SamplingConfig, uncertainty=bool(arguments.uncertainty))
+        return settings_from(arguments, SamplingConfig)
 
 
 def output_paths(
     image_path: Path, folder: Path, settings: SamplingConfig, name: str | None = None
 ) -> dict[str, Path]:
     """Return the images written for one image, by result name (named `name` if given)."""
-    from ..core.prediction.planes import result_names
+    from ..core.prediction.results import result_names
 
     stem = name or image_path.stem
     return {result: folder / f"{stem}_{result}.tif" for result in result_names(settings)}
@@ -176,13 +162,12 @@ def output_format(arguments: argparse.Namespace) -> str:
 
 def run_to_zarr(arguments: argparse.Namespace, settings: SamplingConfig) -> None:
     """Predict every stack plane by plane into OME-Zarr (resuming earlier runs)."""
-    from ..core.prediction.to_zarr import iter_predict_to_zarr, output_stem
+    from ..core.model_files import load_model
+    from ..core.prediction.recipe import ZarrTarget, iter_predict
+    from ..core.prediction.to_zarr import output_stem
 
-    options = settings.model_dump(exclude={"version"})
     stems = {}
     with user_errors():
-        from ..core.model.bundle import load_model
-
         model = load_model(arguments.model)
         runs = []
         for path in arguments.images:  # every input and output checked before any work
@@ -193,19 +178,22 @@ def run_to_zarr(arguments: argparse.Namespace, settings: SamplingConfig) -> None
                     "give the inputs different names or use separate output folders"
                 )
             stems[stem] = path
+            target = ZarrTarget(
+                arguments.out,
+                stem=stem,
+                overwrite=arguments.overwrite,
+                scheduler=arguments.scheduler,
+                n_workers=arguments.workers,
+                model_file=arguments.model,
+            )
             runs.append(
-                iter_predict_to_zarr(
+                iter_predict(
                     path,
                     model,
-                    arguments.out,
+                    settings,
+                    target=target,
                     axes=checked_axes(arguments),
-                    overwrite=arguments.overwrite,
-                    scheduler=arguments.scheduler,
-                    n_workers=arguments.workers,
                     device=arguments.device,
-                    stem=stem,
-                    model_file=arguments.model,
-                    **options,
                 )
             )
         for run in runs:
@@ -220,8 +208,8 @@ def run_to_zarr(arguments: argparse.Namespace, settings: SamplingConfig) -> None
 def run(arguments: argparse.Namespace) -> None:
     """Predict every image and write the results."""
     from ..core.io import check_planes, read_planes, write_tiff
-    from ..core.model.bundle import load_model
-    from ..core.prediction.sampling import iter_sample_posterior
+    from ..core.model_files import load_model
+    from ..core.prediction.recipe import iter_predict
 
     settings = sampling_settings(arguments)
     if arguments.name is not None and len(arguments.images) > 1:
@@ -231,7 +219,6 @@ def run(arguments: argparse.Namespace) -> None:
         return
     axes = checked_axes(arguments)
     check_outputs(arguments, settings)
-    options = settings.model_dump(exclude={"version"})
     with user_errors():
         for image_path in arguments.images:  # every image's axes, before any sampling
             check_planes(image_path, axes=axes)
@@ -239,7 +226,7 @@ def run(arguments: argparse.Namespace) -> None:
         for image_path in arguments.images:
             image = read_planes(image_path, axes=axes)
             prediction = drive(
-                iter_sample_posterior(image, model, **options, device=arguments.device),
+                iter_predict(image, model, settings, device=arguments.device),
                 quiet=arguments.quiet,
             )
             paths = output_paths(image_path, arguments.out, settings, arguments.name)

@@ -62,11 +62,12 @@ def add_setting(
 
     spec = field_spec(model, name)
     text = help or spec.summary
-    if spec.default is not None and spec.kind is not bool:
+    default = spec.command_line_default
+    if spec.kind is bool and default is not None:
+        text += f" (default: {'yes' if default else 'no'})"
+    elif default is not None:
         text += (
-            f" (default: {spec.default:g})"
-            if isinstance(spec.default, float)
-            else (f" (default: {spec.default})")
+            f" (default: {default:g})" if isinstance(default, float) else f" (default: {default})"
         )
     if spec.choices is not None:
         options.setdefault("choices", list(spec.choices))
@@ -89,11 +90,18 @@ def settings_from(
     pydantic.ValidationError
         For a value out of range; ``user_errors(setting_flags(arguments))`` names the flag.
     """
-    given = {
-        name: getattr(arguments, name)
-        for name in setting_flags(arguments)
-        if name in model.model_fields and getattr(arguments, name) is not None
-    }
+    from ..core.settings import field_spec
+
+    given = {}
+    for name in setting_flags(arguments):
+        if name not in model.model_fields:
+            continue
+        value = getattr(arguments, name)
+        spec = field_spec(model, name)
+        if value is None and spec.command_line_default != spec.default:
+            value = spec.command_line_default  # a default declared for the command line
+        if value is not None:
+            given[name] = value
     return model(**{**given, **fixed})
 
 

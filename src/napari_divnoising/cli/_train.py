@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.model.config import MODEL_SUFFIX
-from ..core.training.config import TrainingConfig
+from ..core.model.config import MODEL_SUFFIX, TrainingConfig
 from ._noise_model import add_axes_option, check_output_path, checked_axes
 from ._progress import CommandError, drive, user_errors
 from ._settings import add_setting, setting_flags, settings_from
@@ -93,8 +92,8 @@ def training_images(path: Path, axes: str | None) -> Any:
 
 def run(arguments: argparse.Namespace) -> None:
     """Train and save the model."""
-    from ..core.model.bundle import load_model, save_model
-    from ..core.noise_model import load_noise_model
+    from ..core.model_files import load_noise_model
+    from ..core.model_files.bundle import load_model, save_model
     from ..core.training.history import describe_history, training_warning
     from ..core.training.trainer import Trainer
 

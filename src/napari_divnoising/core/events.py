@@ -14,9 +14,10 @@ bar should show (``status``), a line worth keeping in a log (``message``), and t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 __all__ = [
     "CollapseRestart",
@@ -24,6 +25,7 @@ __all__ = [
     "Progress",
     "StoppedEarly",
     "TrainingStarted",
+    "blocking",
     "payloads",
     "run_generator",
 ]
@@ -224,3 +226,50 @@ def run_generator(
             return stop.value
         if progress is not None:
             progress(event)
+
+
+Params = ParamSpec("Params")
+
+
+def blocking(
+    iterate: Callable[Params, Generator[Progress, None, ResultT]],
+) -> Callable[..., ResultT]:
+    """Return the blocking form of an iterating function: ``iter_name`` → ``name``.
+
+    The blocking form takes the same arguments, plus a keyword-only ``progress`` callable
+    given every event, and returns what the generator returns. One helper makes every
+    blocking form, so the two never drift apart.
+
+    Parameters
+    ----------
+    iterate : callable
+        A function that returns a core generator (its name starts with ``iter_``).
+
+    Returns
+    -------
+    callable
+
+    Examples
+    --------
+    >>> def iter_count(n):
+    ...     for step in range(n):
+    ...         yield Progress("counting", step + 1, n)
+    ...     return n
+    >>> count = blocking(iter_count)
+    >>> count(3, progress=lambda event: print(event.step, end=" "))
+    1 2 3 3
+    """
+    name = iterate.__name__.removeprefix("iter_")
+
+    @functools.wraps(iterate)
+    def run(*args: Any, progress: Callable[[Progress], None] | None = None, **kwargs: Any):
+        return run_generator(iterate(*args, **kwargs), progress)
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = (
+        f"Blocking form of :func:`{iterate.__name__}` (see it for the arguments and "
+        "examples).\n\n``progress``, keyword-only, is a callable given every "
+        f":class:`~napari_divnoising.core.events.Progress` event.\nReturns what "
+        f":func:`{iterate.__name__}`'s generator returns."
+    )
+    return run

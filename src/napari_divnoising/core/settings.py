@@ -16,7 +16,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-__all__ = ["FieldSpec", "field_spec"]
+__all__ = ["COMMAND_LINE_DEFAULT", "FieldSpec", "field_spec"]
+
+#: Key of a field's ``json_schema_extra`` that declares its default on the command line,
+#: where a front end needs another than the model's (one more file per image, say).
+COMMAND_LINE_DEFAULT = "command_line_default"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class FieldSpec:
         Whether None is allowed ("derive it").
     help : str
         The field's docstring, in one paragraph.
+    command_line_default : object
+        The default of the command-line option: `default`, unless the model declares
+        another for the command line (``json_schema_extra={COMMAND_LINE_DEFAULT: …}``).
     """
 
     name: str
@@ -52,6 +59,7 @@ class FieldSpec:
     choices: tuple[Any, ...] | None
     optional: bool
     help: str
+    command_line_default: Any = None
 
     @property
     def summary(self) -> str:
@@ -104,14 +112,17 @@ def field_spec(model: type[BaseModel], name: str) -> FieldSpec:
         if hasattr(limit, "lt"):
             maximum = float(limit.lt)
     help_text = " ".join((info.description or "").split())
+    default = info.get_default(call_default_factory=True)
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     return FieldSpec(
         name=name,
         kind=kind,
-        default=info.get_default(call_default_factory=True),
+        default=default,
         minimum=minimum,
         maximum=maximum,
         exclusive_minimum=exclusive,
         choices=choices,
         optional=optional,
         help=help_text,
+        command_line_default=extra.get(COMMAND_LINE_DEFAULT, default),
     )

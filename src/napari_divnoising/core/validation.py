@@ -7,16 +7,24 @@ bad inputs before the user presses Run.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from .errors import InputError
+from .stacks import Stack
 
 __all__ = [
     "InputError",
+    "as_image",
     "as_image_stack",
+    "as_images",
     "check_finite",
     "check_not_constant",
     "check_same_shape",
+    "describe_value",
 ]
 
 
@@ -144,3 +152,108 @@ def as_image_stack(
     check_finite(array, name=name)
     check_not_constant(array, name=name)
     return array.reshape((-1, height, width)).astype(np.float32, copy=True)
+
+
+def describe_value(value: Any) -> str:
+    """Say what `value` is, for a message's "(got …)": ``None``, ``7``, ``'a.tif'``, ``a list``.
+
+    Numbers show as plain Python numbers (``7``, not ``np.uint8(7)``).
+    """
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (int, float, str, bytes)):
+        return repr(value)
+    if isinstance(value, os.PathLike):
+        return repr(os.fspath(value))
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}, dtype {value.dtype}"
+    kind = type(value).__name__
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
+
+
+def _check_same_shapes(items: Sequence[Any], *, name: str, hint: str) -> None:
+    shapes = []
+    for index, item in enumerate(items):
+        if item is None or isinstance(item, (str, bytes, os.PathLike)):
+            raise InputError(
+                f"`{name}[{index}]` must be an array of numbers (got {describe_value(item)})"
+            )
+        try:
+            shapes.append(np.shape(item))
+        except ValueError:
+            raise InputError(
+                f"`{name}` is a ragged nested list (its rows differ in length); "
+                "it must be one rectangular array of numbers"
+            ) from None
+    distinct = list(dict.fromkeys(shapes))
+    if len(distinct) > 1:
+        shown = ", ".join(str(shape) for shape in distinct[:4])
+        what = "arrays" if any(isinstance(item, np.ndarray) for item in items) else "rows"
+        raise InputError(
+            f"`{name}` must be one array, or a list of arrays of one shape "
+            f"(got {what} of shapes {shown}); {hint}"
+        )
+
+
+def as_image(value: Any, *, name: str, hint: str = "pass the images one at a time") -> np.ndarray:
+    """Return `value` as a numpy array (no copy of an array), refusing what is not an image.
+
+    Parameters
+    ----------
+    value : array_like
+        An array, or a (nested) list of numbers or of arrays of one shape.
+    name : str
+        How the argument is called in messages.
+    hint : str
+        What to do with a list of arrays of different shapes.
+
+    Raises
+    ------
+    InputError
+        If `value` is None, a file name, a list of arrays of different shapes, a ragged
+        nested list or holds Python objects.
+
+    Examples
+    --------
+    >>> as_image([[1, 2], [3, 4]], name="image").shape
+    (2, 2)
+    """
+    if value is None:
+        raise InputError(f"`{name}` must be an image: an array of numbers (got None)")
+    if isinstance(value, (str, bytes, os.PathLike)):
+        raise InputError(
+            f"`{name}` must be an image array, not a file name (got {describe_value(value)}); "
+            "read the file first, e.g. with tifffile.imread(path)"
+        )
+    if isinstance(value, (list, tuple)):
+        _check_same_shapes(value, name=name, hint=hint)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"`{name}` cannot be read as an array of numbers ({err})") from None
+    if array.dtype == object:
+        got = "an array of dtype object" if isinstance(value, np.ndarray) else None
+        raise InputError(
+            f"`{name}` must be an image: an array of numbers (got {got or describe_value(value)})"
+        )
+    return array
+
+
+def as_images(value: Any, *, name: str = "images") -> np.ndarray | list[np.ndarray]:
+    """Return training images: one array or lazy stack, or a list of them (sizes may differ).
+
+    Raises
+    ------
+    InputError
+        As :func:`as_image`, for the value or any item of a list.
+    """
+
+    def one(item: Any, label: str) -> Any:
+        # A lazy stack stays lazy: training reads it plane by plane.
+        return item if isinstance(item, Stack) else as_image(item, name=label)
+
+    if isinstance(value, (list, tuple)):
+        return [one(item, f"{name}[{index}]") for index, item in enumerate(value)]
+    return one(value, name)

@@ -64,7 +64,7 @@ class ModelFiles:
     @guarded
     def load(self) -> None:
         """Load the model file chosen in the form and offer it to every widget."""
-        from napari_divnoising.core.model.bundle import load_model
+        from napari_divnoising.core.model_files.bundle import load_model
 
         path = Path(self.load_path.value)
         self.store.set_model(load_model(path), label=f"loaded from {path.name}")
@@ -74,8 +74,8 @@ class ModelFiles:
         """Save the store's model to the file chosen in the form."""
         from napari.utils.notifications import show_info
 
-        from napari_divnoising.core.model.bundle import save_model
         from napari_divnoising.core.model.config import MODEL_SUFFIX
+        from napari_divnoising.core.model_files.bundle import save_model
 
         if self.store.model is None:
             raise InputError("No trained model to save yet: train or load one first")

@@ -16,7 +16,7 @@ from psygnal import Signal
 if TYPE_CHECKING:
     import napari
 
-    from napari_divnoising.core.model.bundle import TrainedModel
+    from napari_divnoising.core.model.trained import TrainedModel
     from napari_divnoising.core.noise_model import NoiseModel
 
 __all__ = ["ModelStore", "store_for"]

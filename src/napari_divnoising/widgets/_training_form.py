@@ -8,10 +8,10 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Select, SpinBox
 
 from napari_divnoising.core.errors import InputError
-from napari_divnoising.core.model.config import NetworkConfig
-from napari_divnoising.core.training.config import (
+from napari_divnoising.core.model.config import (
     BUDGET_DEFAULTS,
     BUDGET_NETWORK_DEFAULTS,
+    NetworkConfig,
     TrainingConfig,
 )
 

@@ -61,7 +61,7 @@ class ZooExport:
         """Write the store's model as a bioimage.io package (the MMSE of fixed samples)."""
         from napari.utils.notifications import show_info
 
-        from napari_divnoising.core.sharing.bioimageio import export_bioimageio
+        from napari_divnoising.core.model_files.bioimageio import export_bioimageio
 
         if self.store.model is None:
             raise InputError("No trained model to export yet: train or load one first")

@@ -129,7 +129,7 @@ class NoiseModelWidget(DockWidget):
         )
 
     def _load(self, path: Path) -> None:
-        from napari_divnoising.core.noise_model import load_noise_model
+        from napari_divnoising.core.model_files import load_noise_model
 
         model = load_noise_model(path)
         name = model.metadata.get("fit", {}).get("name")

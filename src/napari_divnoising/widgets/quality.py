@@ -193,7 +193,7 @@ class QualityControlWidget(DockWidget):
 
     @guarded
     def _load_model_curves(self) -> None:
-        from napari_divnoising.core.model.bundle import load_model
+        from napari_divnoising.core.model_files.bundle import load_model
 
         self._show_model_curves(load_model(self.model_file.value))
 

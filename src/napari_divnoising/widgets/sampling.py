@@ -12,7 +12,7 @@ from qtpy.QtWidgets import QLabel
 
 from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.prediction.config import SamplingConfig, sampling_config
-from napari_divnoising.core.prediction.planes import RESULT_NAMES
+from napari_divnoising.core.prediction.results import RESULT_NAMES
 from napari_divnoising.core.settings import field_spec
 
 from ._base import DockWidget
@@ -172,51 +172,41 @@ class SamplingWidget(DockWidget):
 
     @guarded
     def _sample(self) -> None:
-        from napari_divnoising.core.prediction.sampling import iter_sample_posterior
+        from napari_divnoising.core.prediction.recipe import ZarrTarget, iter_predict
 
         model = self.store.model
         if model is None:
             raise InputError(
                 "No trained model: train one in the 'Training' widget or load a model file"
             )
-        layer = self.image.value
-        options = self.sampling_config().model_dump(exclude={"version"})
-        if self.scope.value == SCOPES[1]:
-            self._sample_plane(layer, model, options)
-            return
-        if self.scope.value == SCOPES[2]:
-            self._sample_to_zarr(layer, model, options)
-            return
-        if layer is not None:
-            check_fits_in_memory(checked_image_layer(layer, role="noisy image"))
-        data = layer_image(layer, role="noisy image")
+        layer, settings = self.image.value, self.sampling_config()
+        image, target, shown = self._job_inputs(layer)
+        if isinstance(target, ZarrTarget):  # lazy result layers have no sample axis
+            settings = settings.model_copy(update={"keep_samples": 0})
         with relay_warnings():  # e.g. intensities outside the noise model's range
-            job = iter_sample_posterior(data, model, **options)
-        self.runner.start(job, on_returned=lambda prediction: self._show(layer, prediction))
-
-    def _sample_plane(self, layer: Any, model: Any, options: dict[str, Any]) -> None:
-        from napari_divnoising.core.prediction.planes import iter_sample_stack_plane
-
-        stack = layer_stack(layer, role="noisy image")
-        position = current_plane(self.viewer, layer, stack)
-        index = int(np.ravel_multi_index(position, stack.layout[:-2])) if position else 0
-        with relay_warnings():  # one plane's samples would need a sample axis: none kept
-            job = iter_sample_stack_plane(stack, index, model, **{**options, "keep_samples": 0})
-        shown = functools.partial(self._show, layer, position=position)
+            job = iter_predict(image, model, settings, target=target)
         self.runner.start(job, on_returned=shown)
 
-    def _sample_to_zarr(self, layer: Any, model: Any, options: dict[str, Any]) -> None:
-        from napari_divnoising.core.prediction.to_zarr import iter_predict_to_zarr
+    def _job_inputs(self, layer: Any) -> tuple[Any, Any, Any]:
+        """Return the image, the recipe's target and the handler of the result, by scope."""
+        from napari_divnoising.core.prediction.recipe import PlaneTarget, ZarrTarget
 
+        if self.scope.value == SCOPES[0]:
+            if layer is not None:
+                check_fits_in_memory(checked_image_layer(layer, role="noisy image"))
+            image = layer_image(layer, role="noisy image")
+            return image, None, lambda prediction: self._show(layer, prediction)
+        stack = layer_stack(layer, role="noisy image")
+        if self.scope.value == SCOPES[1]:
+            position = current_plane(self.viewer, layer, stack)
+            index = int(np.ravel_multi_index(position, stack.layout[:-2])) if position else 0
+            shown = functools.partial(self._show, layer, position=position)
+            return stack, PlaneTarget(index), shown
         folder = self.zarr_folder.value
         if not str(folder) or str(folder) == ".":
             raise InputError("Choose the OME-Zarr folder to write the whole stack into")
-        stack = layer_stack(layer, role="noisy image")
-        with relay_warnings():
-            job = iter_predict_to_zarr(
-                stack, model, folder, stem=self._prefix(layer), **{**options, "keep_samples": 0}
-            )
-        self.runner.start(job, on_returned=lambda result: self._show_lazy(layer, result))
+        target = ZarrTarget(folder, stem=self._prefix(layer))
+        return stack, target, lambda result: self._show_lazy(layer, result)
 
     def _prefix(self, layer: Any) -> str:
         """Return the name the results carry: the user's output name, or the image's."""

@@ -116,7 +116,7 @@ class TrainingWidget(DockWidget):
                     "a noise model file, or pick 'none (Gaussian)'"
                 )
             return {"noise_model": self.store.noise_model}
-        from napari_divnoising.core.noise_model import load_noise_model
+        from napari_divnoising.core.model_files import load_noise_model
 
         return {"noise_model": load_noise_model(self.form.noise_model_file.value)}
 

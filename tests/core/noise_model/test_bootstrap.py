@@ -14,7 +14,6 @@ from napari_divnoising.core.noise_model.bootstrap import (
     bootstrap_pairs,
     bootstrap_signal,
     iter_bootstrap,
-    iter_bootstrap_signal,
 )
 from napari_divnoising.core.noise_model.poisson_gaussian import PoissonGaussianParams
 from napari_divnoising.core.quality.metrics import psnr
@@ -147,13 +146,14 @@ def test_blocking_wrappers_report_progress_and_leave_input_alone(sample, fast_bm
     assert not pairs.observation.flags.writeable
 
 
-def test_iter_bootstrap_signal_returns_the_array(sample, fast_bm3d):
-    generator = iter_bootstrap_signal(sample.noisy[0])
+def test_iter_bootstrap_returns_the_signal_and_pairs(sample, fast_bm3d):
+    generator = iter_bootstrap(sample.noisy[0])
     assert next(generator).step == 0
     with pytest.raises(StopIteration) as stop:
         while True:
             next(generator)
-    assert stop.value.value.shape == (64, 64)
+    assert stop.value.value.signal.shape == (64, 64)
+    assert stop.value.value.pairs.observation.shape == (1, 1, 64, 64)
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_iter_bootstrap_signal_returns_the_array(sample, fast_bm3d):
     ],
 )
 def test_bad_images_are_refused_before_any_work(images, match):
-    generator = iter_bootstrap_signal(images)
+    generator = iter_bootstrap(images)
     with pytest.raises(InputError, match=match):
         next(generator)
 

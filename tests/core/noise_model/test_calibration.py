@@ -5,9 +5,9 @@ import tifffile
 from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.noise_model.calibration import (
     MIN_CALIBRATION_FRAMES,
-    NoisePairs,
     calibration_pairs,
 )
+from napari_divnoising.core.noise_model.pairs import NoisePairs
 from napari_divnoising.core.sample_data import make_sample_data
 
 

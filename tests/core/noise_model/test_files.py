@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from napari_divnoising.core.errors import ModelFileError
+from napari_divnoising.core.model_files import load_noise_model
 from napari_divnoising.core.noise_model import (
     GaussianMixtureNoiseModel,
     HistogramNoiseModel,
-    load_noise_model,
 )
 from napari_divnoising.core.noise_model.histogram import build_histogram
 

@@ -14,7 +14,7 @@ from napari_divnoising.core.noise_model import (
     fit_noise_model,
     iter_fit_noise_model,
 )
-from napari_divnoising.core.noise_model.pairs import PairSampler
+from napari_divnoising.core.noise_model.pair_sampler import PairSampler
 
 QUICK = {"n_iterations": 30, "batch_size": 2000}
 

@@ -13,7 +13,7 @@ def test_importing_the_package_does_not_import_torch():
     code = (
         "import sys\n"
         "from napari_divnoising.core.noise_model import (\n"
-        "    NoiseModelRangeWarning, load_noise_model)\n"
+        "    NoiseModelRangeWarning, fit_noise_model)\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert not any(m.startswith(('napari.', 'qtpy', 'PyQt')) for m in sys.modules)\n"
     )

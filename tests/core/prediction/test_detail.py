@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from napari_divnoising.core.model.likelihood import GaussianLikelihood
 from napari_divnoising.core.prediction.detail import noise_variance, restore_detail
-from napari_divnoising.core.training.losses import GaussianLikelihood
 
 
 @pytest.fixture

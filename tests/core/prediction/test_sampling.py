@@ -8,9 +8,9 @@ import torch
 
 from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.events import Progress
-from napari_divnoising.core.model.bundle import TrainedModel
-from napari_divnoising.core.model.config import NetworkConfig
+from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
 from napari_divnoising.core.model.network import DivNoisingVAE
+from napari_divnoising.core.model.trained import TrainedModel
 from napari_divnoising.core.prediction import runtime as _runtime
 from napari_divnoising.core.prediction.posterior import Moments
 from napari_divnoising.core.prediction.sampling import (
@@ -18,7 +18,6 @@ from napari_divnoising.core.prediction.sampling import (
     iter_sample_posterior,
     sample_posterior,
 )
-from napari_divnoising.core.training.config import TrainingConfig
 
 DATA_MEAN, DATA_STD = 100.0, 20.0
 
@@ -275,7 +274,7 @@ def test_something_else_than_a_model_fails_before_any_work(noisy, model, match):
 
 
 def test_the_path_of_a_saved_model_samples_as_the_model_does(tiny_model, noisy, tmp_path):
-    from napari_divnoising.core.model.bundle import save_model
+    from napari_divnoising.core.model_files.bundle import save_model
 
     path = save_model(tiny_model, tmp_path / "tiny.divnoising")
     from_file = sample_posterior(noisy, str(path), n_samples=3, seed=4, device="cpu")
@@ -332,8 +331,8 @@ def test_a_tiny_tile_is_refused_before_any_work(tiny_model, noisy):
 
 
 def test_the_detail_restored_mmse_comes_with_the_mmse_unless_turned_off(tiny_model, noisy):
+    from napari_divnoising.core.model.likelihood import GaussianLikelihood
     from napari_divnoising.core.prediction.detail import restore_detail
-    from napari_divnoising.core.training.losses import GaussianLikelihood
 
     prediction = sample_posterior(noisy, tiny_model, n_samples=4, uncertainty=False)
     likelihood = tiny_model.noise_model or GaussianLikelihood(tiny_model.gaussian_sigma)

@@ -13,7 +13,7 @@ import pytest
 import zarr
 
 from napari_divnoising.core.errors import InputError, OutputError
-from napari_divnoising.core.model.bundle import save_model
+from napari_divnoising.core.model_files.bundle import save_model
 from napari_divnoising.core.prediction import cluster as _cluster
 from napari_divnoising.core.prediction.sampling import sample_posterior
 from napari_divnoising.core.prediction.to_zarr import iter_predict_to_zarr, predict_to_zarr

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_divnoising.core.model.config import TrainingConfig
 from napari_divnoising.core.noise_model import fit_noise_model
 from napari_divnoising.core.noise_model.calibration import calibration_pairs
 from napari_divnoising.core.prediction.sampling import sample_posterior
 from napari_divnoising.core.quality.metrics import psnr
-from napari_divnoising.core.training.config import TrainingConfig
 from napari_divnoising.core.training.trainer import train
 
 VIEWS = ("01", "02", "03")

@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
-from napari_divnoising.core.training.config import TrainingConfig
-from napari_divnoising.core.training.losses import GaussianLikelihood, elbo_terms, kl_divergence
+from napari_divnoising.core.model.config import TrainingConfig
+from napari_divnoising.core.model.likelihood import GaussianLikelihood
+from napari_divnoising.core.training.losses import elbo_terms, kl_divergence
 from napari_divnoising.core.training.schedules import KLWeight, LearningRate
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_divnoising.core.errors import InputError
-from napari_divnoising.core.training.config import TrainingConfig
+from napari_divnoising.core.model.config import TrainingConfig
 from napari_divnoising.core.training.patches import (
     PatchSampler,
     grid_patches,

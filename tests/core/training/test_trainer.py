@@ -17,9 +17,9 @@ from napari_divnoising.core.events import (
     TrainingStarted,
     payloads,
 )
-from napari_divnoising.core.model.bundle import TrainedModel, load_model, save_model
-from napari_divnoising.core.model.config import NetworkConfig
-from napari_divnoising.core.training.config import TrainingConfig
+from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
+from napari_divnoising.core.model.trained import TrainedModel
+from napari_divnoising.core.model_files.bundle import load_model, save_model
 from napari_divnoising.core.training.trainer import Trainer, train
 
 TINY_NET = NetworkConfig(depth=2, n_filters=4, z_dim=4)

@@ -12,14 +12,13 @@ import numpy as np
 import torch
 
 from ..errors import SettingsError
-from ..training.config import TrainingConfig
-from ..training.losses import GaussianLikelihood, Likelihood, check_likelihood_choice
-from .config import NetworkConfig
+from .config import NetworkConfig, TrainingConfig
+from .likelihood import GaussianLikelihood, Likelihood, check_likelihood_choice
 from .network import DivNoisingVAE
 
 if TYPE_CHECKING:
     from ..noise_model import NoiseModel
-    from ..uncertainty.calibration import UncertaintyCalibration
+    from .uncertainty_calibration import UncertaintyCalibration
 
 __all__ = ["TrainedModel"]
 

@@ -1,9 +1,10 @@
-"""Camera noise models p(x|s): Gaussian mixture and histogram; fitting, saving, loading.
+"""Camera noise models p(x|s): Gaussian mixture and histogram; fitting and saving.
 
 Files are compatible with the reference tools (juglab/PPN2V, juglab/DivNoising): a
 Gaussian mixture is a `.npz` with ``trained_weight``, ``min_signal``, ``max_signal`` and
 ``min_sigma``; a histogram is a `.npy` of shape ``(3, bins, bins)`` (or a `.npz` that also
-keeps our metadata). Names load lazily, so importing this package does not import torch.
+keeps our metadata); :mod:`napari_divnoising.core.model_files` reads them. Names load
+lazily, so importing this package does not import torch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from ..lazy import lazy_exports
 if TYPE_CHECKING:  # the names below, for type checkers and IDEs; loaded lazily at run time
     from .base import NoiseModel, NoiseModelRangeWarning
     from .diagnostics import VarianceCheck, check_variance, mean_negative_log_likelihood
-    from .files import load_noise_model
     from .fitting import fit_noise_model, iter_fit_noise_model
     from .gmm import GaussianMixtureNoiseModel
     from .gmm_fit import FitSoFar
@@ -34,7 +34,6 @@ __all__ = [
     "check_variance",
     "fit_noise_model",
     "iter_fit_noise_model",
-    "load_noise_model",
     "mean_negative_log_likelihood",
 ]
 
@@ -49,7 +48,6 @@ _WHERE = {
     "mean_negative_log_likelihood": "diagnostics",
     "fit_noise_model": "fitting",
     "iter_fit_noise_model": "fitting",
-    "load_noise_model": "files",
 }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..events import Progress
 from .base import NoiseModel
 from .histogram import HistogramNoiseModel, build_histogram
-from .pairs import PairSampler
+from .pair_sampler import PairSampler
 
 #: Most histogram bins per axis when `bins` is not given.
 MAX_AUTO_BINS = 256

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..child_process import ChildProcess
-from ..events import Progress, run_generator
+from ..events import Progress, blocking
 from ..validation import as_image_stack
 from ._blind_bm3d import PASSES_PER_PLANE, checkerboard_inputs, vst_bm3d
-from .calibration import NoisePairs, find_saturated
-from .pairs import check_raw_intensities
+from .calibration import find_saturated
+from .pairs import NoisePairs, check_raw_intensities
 from .poisson_gaussian import PoissonGaussianParams, estimate_poisson_gaussian
 
 __all__ = [
@@ -40,8 +40,6 @@ __all__ = [
     "bootstrap_pairs",
     "bootstrap_signal",
     "iter_bootstrap",
-    "iter_bootstrap_pairs",
-    "iter_bootstrap_signal",
 ]
 
 #: Signal percentiles a noise model fitted to bootstrap pairs should keep (the reference
@@ -157,55 +155,7 @@ def _reported(call: Generator[None, None, np.ndarray], event: Progress):
         yield event
 
 
-def bootstrap(
-    images: np.ndarray,
-    *,
-    params: PoissonGaussianParams | None = None,
-    progress: Callable[[Progress], None] | None = None,
-) -> BootstrapResult:
-    """Blocking version of :func:`iter_bootstrap`.
-
-    Parameters
-    ----------
-    images, params
-        As for :func:`iter_bootstrap`.
-    progress : callable, optional
-        Called with each :class:`~napari_divnoising.core.events.Progress` event.
-
-    Returns
-    -------
-    BootstrapResult
-        The pseudo ground truth, the pairs to fit a noise model to, and the parameters.
-    """
-    return run_generator(iter_bootstrap(images, params=params), progress)
-
-
-def iter_bootstrap_signal(
-    images: np.ndarray,
-    *,
-    params: PoissonGaussianParams | None = None,
-) -> Generator[Progress, None, np.ndarray]:
-    """Denoise noisy images into a pseudo ground truth, yielding progress.
-
-    See :func:`iter_bootstrap`, which this runs and of which it returns the ``signal``.
-
-    Parameters
-    ----------
-    images, params
-        As for :func:`iter_bootstrap`.
-
-    Yields
-    ------
-    Progress
-        One event before the first and one after every BM3D pass (two per plane).
-
-    Returns
-    -------
-    ndarray of float32
-        The pseudo ground truth, same shape as `images`, in the same units.
-    """
-    result = yield from iter_bootstrap(images, params=params)
-    return result.signal
+bootstrap = blocking(iter_bootstrap)
 
 
 def bootstrap_signal(
@@ -214,7 +164,7 @@ def bootstrap_signal(
     params: PoissonGaussianParams | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> np.ndarray:
-    """Blocking version of :func:`iter_bootstrap_signal`.
+    """Denoise noisy images into a pseudo ground truth: :func:`bootstrap`'s ``signal``.
 
     Parameters
     ----------
@@ -226,7 +176,7 @@ def bootstrap_signal(
     Returns
     -------
     ndarray of float32
-        The pseudo ground truth, same shape as `images`.
+        The pseudo ground truth, same shape as `images`, in the same units.
 
     Examples
     --------
@@ -237,27 +187,25 @@ def bootstrap_signal(
     >>> bootstrap_signal(noisy).shape
     (64, 64)
     """
-    return run_generator(iter_bootstrap_signal(images, params=params), progress)
+    return bootstrap(images, params=params, progress=progress).signal
 
 
-def iter_bootstrap_pairs(
+def bootstrap_pairs(
     images: np.ndarray,
     *,
     params: PoissonGaussianParams | None = None,
-) -> Generator[Progress, None, NoisePairs]:
-    """Make (pseudo ground truth, noisy image) pairs to fit a noise model, with progress.
+    progress: Callable[[Progress], None] | None = None,
+) -> NoisePairs:
+    """Make (pseudo ground truth, noisy image) pairs to fit a noise model to.
 
-    See :func:`iter_bootstrap`, which this runs and of which it returns the ``pairs``.
+    :func:`bootstrap`'s ``pairs``.
 
     Parameters
     ----------
     images, params
         As for :func:`iter_bootstrap` (leading axes are flattened into ``N``).
-
-    Yields
-    ------
-    Progress
-        One event before the first and one after every BM3D pass (two per plane).
+    progress : callable, optional
+        Called with each :class:`~napari_divnoising.core.events.Progress` event.
 
     Returns
     -------
@@ -267,28 +215,4 @@ def iter_bootstrap_pairs(
         one-frame "stack". Fit with ``lower_percentile``/``upper_percentile`` set to
         :data:`BOOTSTRAP_PERCENTILES`, as the reference does.
     """
-    result = yield from iter_bootstrap(images, params=params)
-    return result.pairs
-
-
-def bootstrap_pairs(
-    images: np.ndarray,
-    *,
-    params: PoissonGaussianParams | None = None,
-    progress: Callable[[Progress], None] | None = None,
-) -> NoisePairs:
-    """Blocking version of :func:`iter_bootstrap_pairs`.
-
-    Parameters
-    ----------
-    images, params
-        As for :func:`iter_bootstrap`.
-    progress : callable, optional
-        Called with each :class:`~napari_divnoising.core.events.Progress` event.
-
-    Returns
-    -------
-    NoisePairs
-        Blind-spot pseudo ground truth and observations, shape ``(N, 1, Y, X)``.
-    """
-    return run_generator(iter_bootstrap_pairs(images, params=params), progress)
+    return bootstrap(images, params=params, progress=progress).pairs

@@ -13,16 +13,15 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
 from ..validation import as_image_stack
-from .pairs import saturation_level
+from .pairs import NoisePairs, saturation_level
 
-__all__ = ["MIN_CALIBRATION_FRAMES", "NoisePairs", "calibration_pairs", "find_saturated"]
+__all__ = ["MIN_CALIBRATION_FRAMES", "calibration_pairs", "find_saturated"]
 
 # The signal is the mean of T frames; its own noise adds 1/T to the variance a noise
 # model sees around it (and using the mean of frames that include the observation takes
@@ -34,64 +33,6 @@ MIN_CALIBRATION_FRAMES = 10
 _DRIFT_TOLERANCE = 0.15
 
 StackLike = np.ndarray | str | os.PathLike
-
-
-@dataclass(frozen=True)
-class NoisePairs:
-    """Signals and the noisy observations of them, to fit a noise model to.
-
-    Attributes
-    ----------
-    signal : ndarray of float32, shape (N, T, Y, X)
-        The (estimated) noise-free value of every observed pixel. From calibration it is
-        a read-only broadcast view of each stack's mean (no copy per frame).
-    observation : ndarray, shape (N, T, Y, X)
-        The noisy pixel values, in the data's own dtype (integer camera counts keep
-        their dtype, so a fit can recognise integer data and its saturation level).
-    method : str
-        How the signal was obtained: ``"calibration"``, ``"bootstrap"`` or ``"denoised"``.
-    saturated : ndarray of bool, shape (N, 1, Y, X), or None
-        Pixel locations saturated in at least one frame, to leave out of the fit (pass it
-        to the fit's ``saturated``); None when not checked (float data, no level given).
-    saturation : float or None
-        The level at and above which a value counted as saturated.
-    """
-
-    signal: np.ndarray
-    observation: np.ndarray
-    method: str = "calibration"
-    saturated: np.ndarray | None = None
-    saturation: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.signal.shape != self.observation.shape or self.signal.ndim != 4:
-            raise InputError(
-                "`signal` and `observation` must have the same 4D shape (N, T, Y, X) "
-                f"(got {self.signal.shape} and {self.observation.shape})"
-            )
-        mask = self.saturated
-        if mask is not None and not _broadcasts(mask.shape, self.observation.shape):
-            raise InputError(
-                f"`saturated` of shape {mask.shape} does not broadcast to the pairs' "
-                f"shape {self.observation.shape}"
-            )
-
-    @property
-    def n_pixels(self) -> int:
-        """Number of (signal, observation) pairs."""
-        return int(self.observation.size)
-
-    @property
-    def n_saturated(self) -> int | None:
-        """Number of pixel locations left out as saturated (None: not checked)."""
-        return None if self.saturated is None else int(np.count_nonzero(self.saturated))
-
-
-def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
-    try:
-        return np.broadcast_shapes(shape, target) == target
-    except ValueError:
-        return False
 
 
 def _read(stack: StackLike, index: int, names: Sequence[str] | None) -> tuple[np.ndarray, str]:

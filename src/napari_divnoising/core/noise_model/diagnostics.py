@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import SettingsError
 from .base import NoiseModel
-from .pairs import compact, gather, iter_chunks, validate_pairs
+from .pairs import NoisePairs, compact, gather, iter_chunks, validate_pairs
 
 __all__ = [
     "DataEstimate",
@@ -81,6 +81,13 @@ def check_variance(
     if n_bins < 1:
         raise SettingsError(f"`n_bins` must be ≥ 1 (got {n_bins})")
     signal, observation = validate_pairs(signal, observation)
+    return _binned_variance(noise_model, signal, observation, n_bins)
+
+
+def _binned_variance(
+    noise_model: NoiseModel, signal: np.ndarray, observation: np.ndarray, n_bins: int
+) -> VarianceCheck:
+    """:func:`check_variance` of pairs that were checked already."""
     distinct = np.asarray(compact(signal), dtype=np.float64).ravel()
     edges = np.quantile(distinct, np.linspace(0.0, 1.0, n_bins + 1))
 
@@ -175,8 +182,7 @@ class DataEstimate:
 
 def estimate_from_pairs(
     noise_model: NoiseModel,
-    signal: np.ndarray,
-    observation: np.ndarray,
+    pairs: NoisePairs,
     *,
     n_bins: int = 30,
     seed: int = 0,
@@ -187,8 +193,9 @@ def estimate_from_pairs(
     ----------
     noise_model : NoiseModel
         The fitted model.
-    signal, observation : ndarray
-        Its pixel pairs, same shape; `signal` may be a broadcast view (it is not copied).
+    pairs : NoisePairs
+        Its pixel pairs (checked when they were made); the signal may be a broadcast view
+        (it is not copied).
     n_bins : int
         Quantile bins of the signal.
     seed : int
@@ -199,7 +206,7 @@ def estimate_from_pairs(
     DataEstimate
         Pairs to draw, and the binned variance of data and model.
     """
-    signal, observation = validate_pairs(signal, observation)
+    signal, observation = pairs.signal, pairs.observation
     rng = np.random.default_rng(seed)
     n_shown = min(observation.size, _SHOWN_PAIRS)
     flat = rng.choice(observation.size, n_shown, replace=False)
@@ -207,5 +214,5 @@ def estimate_from_pairs(
     shown_signal = gather(signal, index).astype(np.float32)
     shown_observation = gather(observation, index).astype(np.float32)
     # Binned on the subsample: as exact as a plot needs, and quick on any stack.
-    variance = check_variance(noise_model, shown_signal, shown_observation, n_bins=n_bins)
+    variance = _binned_variance(noise_model, shown_signal, shown_observation, n_bins)
     return DataEstimate(signal=shown_signal, observation=shown_observation, variance=variance)

@@ -8,17 +8,19 @@ blocking wrapper.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
 
-from ..arguments import as_image
 from ..errors import settings_error_from
-from ..events import Progress, run_generator
+from ..events import Progress, blocking
 from ..provenance import software_record
+from ..validation import as_image
 from .base import NoiseModel
-from .pairs import PairSampler, validate_pairs
+from .gmm_fit import fit_gmm
+from .pair_sampler import PairSampler
+from .pairs import NoisePairs, validate_pairs
 from .settings import NoiseModelSettings
 
 __all__ = ["fit_noise_model", "iter_fit_noise_model", "resolve_settings"]
@@ -111,54 +113,6 @@ def iter_fit_noise_model(
         If the arrays cannot be used (shapes differ, NaN/inf, constant, nothing usable).
     SettingsError
         If a setting is out of range.
-    """
-    hint = "crop them to one shape, or join them: np.concatenate([a.ravel() for a in arrays])"
-    signal = as_image(signal, name="signal", hint=hint)
-    observation = as_image(observation, name="observation", hint=hint)
-    settings = resolve_settings(settings, **options)
-    low, high = settings.percentiles(pseudo_ground_truth=pseudo_ground_truth)
-    signal, observation = validate_pairs(signal, observation)
-    sampler = PairSampler(
-        signal,
-        observation,
-        lower_percentile=low,
-        upper_percentile=high,
-        saturation=settings.saturation,
-        rng=np.random.default_rng(settings.seed),
-        saturated=saturated,
-    )
-    recorded = {**settings.model_dump(), "lower_percentile": low, "upper_percentile": high}
-    if settings.kind == "histogram":
-        from ._histogram_fit import fit_histogram
-
-        return fit_histogram(sampler, metadata=_metadata("histogram", recorded, sampler))
-    from .gmm_fit import fit_gmm
-
-    return fit_gmm(sampler, settings=recorded, metadata=lambda fit: _metadata("gmm", fit, sampler))
-
-
-def fit_noise_model(
-    signal: np.ndarray,
-    observation: np.ndarray,
-    *,
-    progress: Callable[[Progress], None] | None = None,
-    **settings: Any,
-) -> NoiseModel:
-    """Fit a noise model and return it; the blocking form of :func:`iter_fit_noise_model`.
-
-    Parameters
-    ----------
-    signal, observation : ndarray
-        As in :func:`iter_fit_noise_model`.
-    progress : callable, optional
-        Called with every :class:`~napari_divnoising.core.events.Progress`.
-    **settings
-        The keyword settings of :func:`iter_fit_noise_model`.
-
-    Returns
-    -------
-    NoiseModel
-        The fitted model.
 
     Examples
     --------
@@ -170,4 +124,49 @@ def fit_noise_model(
     >>> model.kind
     'gmm'
     """
-    return run_generator(iter_fit_noise_model(signal, observation, **settings), progress)
+    hint = "crop them to one shape, or join them: np.concatenate([a.ravel() for a in arrays])"
+    signal = as_image(signal, name="signal", hint=hint)
+    observation = as_image(observation, name="observation", hint=hint)
+    settings = resolve_settings(settings, **options)
+    signal, observation = validate_pairs(signal, observation)
+    return _iter_fit(signal, observation, settings, pseudo_ground_truth, saturated)
+
+
+def iter_fit_pairs(
+    pairs: NoisePairs, settings: NoiseModelSettings
+) -> Generator[Progress, None, NoiseModel]:
+    """Fit a noise model to `pairs` (checked when they were made), leaving out the saturated.
+
+    A signal that is not from calibration frames is a pseudo ground truth, whose extreme
+    percentiles are clipped (see :meth:`NoiseModelSettings.percentiles`).
+    """
+    pseudo = pairs.method != "calibration"
+    return _iter_fit(pairs.signal, pairs.observation, settings, pseudo, pairs.saturated)
+
+
+def _iter_fit(
+    signal: np.ndarray,
+    observation: np.ndarray,
+    settings: NoiseModelSettings,
+    pseudo_ground_truth: bool,
+    saturated: np.ndarray | None,
+) -> Generator[Progress, None, NoiseModel]:
+    low, high = settings.percentiles(pseudo_ground_truth=pseudo_ground_truth)
+    sampler = PairSampler(
+        signal,
+        observation,
+        lower_percentile=low,
+        upper_percentile=high,
+        saturation=settings.saturation,
+        rng=np.random.default_rng(settings.seed),
+        saturated=saturated,
+    )
+    recorded = {**settings.model_dump(), "lower_percentile": low, "upper_percentile": high}
+    if settings.kind == "histogram":
+        from ._histogram_fit import fit_histogram  # heavy: the histogram model imports torch
+
+        return fit_histogram(sampler, metadata=_metadata("histogram", recorded, sampler))
+    return fit_gmm(sampler, settings=recorded, metadata=lambda fit: _metadata("gmm", fit, sampler))
+
+
+fit_noise_model = blocking(iter_fit_noise_model)

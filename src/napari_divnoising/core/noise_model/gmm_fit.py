@@ -26,7 +26,7 @@ from ..errors import RunFailedError
 from ..events import Progress
 from ._starting_point import binned_variance, coefficient_scale, default_min_sigma, initial_weight
 from .base import NoiseModel
-from .pairs import PairSampler
+from .pair_sampler import PairSampler
 
 __all__ = ["FitSoFar", "fit_gmm"]
 
@@ -116,7 +116,8 @@ def fit_gmm(
     """Fit the GMM to the pairs of `sampler`; yield a progress event per step."""
     import torch
 
-    from . import _mixture
+    # heavy: the mixture's math and model import torch; importing the fit must not
+    from ._mixture import TOL, log_likelihood_from_weight
     from .gmm import GaussianMixtureNoiseModel
 
     n_gaussian, n_coeff = settings["n_gaussian"], settings["n_coeff"]
@@ -155,12 +156,12 @@ def fit_gmm(
     step = 0
     while step < schedule.last_step():
         signal, observation = sampler.draw(settings["batch_size"])
-        log_p = _mixture.log_likelihood_from_weight(
+        log_p = log_likelihood_from_weight(
             theta * scale,
             torch.from_numpy(observation),
             torch.from_numpy(signal),
             min_sigma=min_sigma,
-            floor=_mixture.TOL,
+            floor=TOL,
             **ranges,
         )
         loss = -log_p.mean()

@@ -9,11 +9,22 @@ chunk by chunk.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
 from ..validation import check_not_constant
+
+__all__ = [
+    "NoisePairs",
+    "check_raw_intensities",
+    "compact",
+    "gather",
+    "iter_chunks",
+    "saturation_level",
+    "validate_pairs",
+]
 
 #: Largest number of elements handled at once in full passes over the data.
 CHUNK_ELEMENTS = 1 << 22
@@ -160,119 +171,61 @@ def gather(array: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
     return base.reshape(-1)[offset]
 
 
-class PairSampler:
-    """Draw random (signal, observation) pairs, leaving out unusable pixels.
+@dataclass(frozen=True)
+class NoisePairs:
+    """Signals and the noisy observations of them, to fit a noise model to.
 
-    Pixels are left out when the observation is saturated (``>= saturation``), their
-    location is marked `saturated`, or the signal lies outside the
-    ``[lower_percentile, upper_percentile]`` range of the signal (of the locations kept).
-
-    Parameters
+    Attributes
     ----------
-    signal, observation : ndarray
-        Validated arrays of the same shape (see :func:`validate_pairs`).
-    lower_percentile, upper_percentile : float
-        Signal percentiles (0-100) that bound the used signal range.
+    signal : ndarray of float32, shape (N, T, Y, X)
+        The (estimated) noise-free value of every observed pixel. From calibration it is
+        a read-only broadcast view of each stack's mean (no copy per frame).
+    observation : ndarray, shape (N, T, Y, X)
+        The noisy pixel values, in the data's own dtype (integer camera counts keep
+        their dtype, so a fit can recognise integer data and its saturation level).
+    method : str
+        How the signal was obtained: ``"calibration"``, ``"bootstrap"`` or ``"denoised"``.
+    saturated : ndarray of bool, shape (N, 1, Y, X), or None
+        Pixel locations saturated in at least one frame, to leave out of the fit (pass it
+        to the fit's ``saturated``); None when not checked (float data, no level given).
     saturation : float or None
-        Observations at or above this value are left out; by default the maximum of an
-        integer dtype (nothing for floating-point data).
-    rng : numpy.random.Generator
-        Source of randomness for the batches.
-    saturated : ndarray of bool, optional
-        Pixel locations left out whole, in every frame, and from the signal range (see
-        :func:`.calibration.find_saturated`); broadcastable to `observation`'s shape.
+        The level at and above which a value counted as saturated.
     """
 
-    def __init__(
-        self,
-        signal: np.ndarray,
-        observation: np.ndarray,
-        *,
-        lower_percentile: float,
-        upper_percentile: float,
-        saturation: float | None,
-        rng: np.random.Generator,
-        saturated: np.ndarray | None = None,
-    ) -> None:
-        self.signal, self.observation = signal, observation
-        self.saturation = saturation_level(observation.dtype, saturation)
-        #: Pixel locations left out as saturated (None: not checked).
-        self.n_saturated = None if saturated is None else int(np.count_nonzero(saturated))
-        self._left_out = None
-        values = compact(signal)
-        if self.n_saturated:
-            self._left_out = np.broadcast_to(saturated, observation.shape)
-            values, left_out = np.broadcast_arrays(values, compact(self._left_out))
-            values = values[~left_out]
-            if values.size == 0:
-                raise InputError(
-                    "no usable (signal, observation) pairs: every pixel is saturated "
-                    f"(≥ {self.saturation}) in at least one frame"
-                )
-        low, high = np.percentile(values, [lower_percentile, upper_percentile])
-        self.min_signal, self.max_signal = float(low), float(high)
-        if not self.min_signal < self.max_signal:
+    signal: np.ndarray
+    observation: np.ndarray
+    method: str = "calibration"
+    saturated: np.ndarray | None = None
+    saturation: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.signal.shape != self.observation.shape or self.signal.ndim != 4:
             raise InputError(
-                f"the signal between the {lower_percentile}th and {upper_percentile}th "
-                f"percentiles is constant ({self.min_signal:.6g}); widen the percentile range"
+                "`signal` and `observation` must have the same 4D shape (N, T, Y, X) "
+                f"(got {self.signal.shape} and {self.observation.shape})"
             )
-        self._rng = rng
-        probe_signal, probe_observation = self._gather(65536)
-        self.acceptance = probe_signal.size / 65536
-        if probe_signal.size == 0:
+        mask = self.saturated
+        if mask is not None and not _broadcasts(mask.shape, self.observation.shape):
             raise InputError(
-                "no usable (signal, observation) pairs: every sampled observation is "
-                f"saturated (≥ {self.saturation}) or its signal lies outside "
-                f"[{self.min_signal:.6g}, {self.max_signal:.6g}]"
+                f"`saturated` of shape {mask.shape} does not broadcast to the pairs' "
+                f"shape {self.observation.shape}"
             )
-        #: Whole-number counts (an integer dtype, or floats that all look like one).
-        self.integer_data = bool(
-            np.issubdtype(observation.dtype, np.integer)
-            or np.array_equal(probe_observation, np.round(probe_observation))
-        )
-
-    def usable(
-        self, signal: np.ndarray, observation: np.ndarray, left_out: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Boolean mask of the pairs that take part in the fit (`left_out`: saturated)."""
-        keep = (signal >= self.min_signal) & (signal <= self.max_signal)
-        if self.saturation is not None:
-            keep &= observation < self.saturation
-        if left_out is not None:
-            keep &= ~left_out
-        return keep
-
-    def _gather(self, n_draws: int) -> tuple[np.ndarray, np.ndarray]:
-        flat = self._rng.integers(0, self.observation.size, size=n_draws)
-        index = np.unravel_index(flat, self.observation.shape)
-        signal = gather(self.signal, index).astype(np.float32)
-        observation = gather(self.observation, index).astype(np.float32)
-        left_out = None if self._left_out is None else gather(self._left_out, index)
-        keep = self.usable(signal, observation, left_out)
-        return signal[keep], observation[keep]
-
-    def draw(self, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return `n_pairs` usable pairs drawn uniformly with replacement (float32)."""
-        parts_s, parts_x, total = [], [], 0
-        while total < n_pairs:
-            # Over-draw by the measured acceptance so one round is almost always enough.
-            n_draws = int((n_pairs - total) / self.acceptance * 1.05) + 64
-            signal, observation = self._gather(n_draws)
-            parts_s.append(signal)
-            parts_x.append(observation)
-            total += signal.size
-        return np.concatenate(parts_s)[:n_pairs], np.concatenate(parts_x)[:n_pairs]
+        # Checked once, here: every function that receives pairs trusts them.
+        validate_pairs(self.signal, self.observation)
 
     @property
-    def n_chunks(self) -> int:
-        """Number of chunks :meth:`iter_usable` yields."""
-        return sum(1 for _ in iter_chunks(self.observation.shape))
+    def n_pixels(self) -> int:
+        """Number of (signal, observation) pairs."""
+        return int(self.observation.size)
 
-    def iter_usable(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield every usable pair (float64), chunk by chunk (see :attr:`n_chunks`)."""
-        for index in iter_chunks(self.observation.shape):
-            signal = np.asarray(self.signal[index], dtype=np.float64).ravel()
-            observation = np.asarray(self.observation[index], dtype=np.float64).ravel()
-            left_out = None if self._left_out is None else self._left_out[index].ravel()
-            keep = self.usable(signal, observation, left_out)
-            yield signal[keep], observation[keep]
+    @property
+    def n_saturated(self) -> int | None:
+        """Number of pixel locations left out as saturated (None: not checked)."""
+        return None if self.saturated is None else int(np.count_nonzero(self.saturated))
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False

@@ -19,21 +19,21 @@ and the pseudo ground truths refuse images from which an offset was subtracted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from ..errors import InputError, SettingsError
-from ..events import Progress, run_generator
+from ..events import Progress, blocking
 from ..validation import as_image_stack, check_same_shape
 from .base import NoiseModel
 from .bootstrap import MIN_BOOTSTRAP_SIZE, PASSES_PER_PLANE, iter_bootstrap
-from .calibration import NoisePairs, calibration_pairs, find_saturated
+from .calibration import calibration_pairs, find_saturated
 from .diagnostics import DataEstimate, estimate_from_pairs
-from .fitting import iter_fit_noise_model, resolve_settings
-from .pairs import check_raw_intensities
+from .fitting import iter_fit_pairs, resolve_settings
+from .pairs import NoisePairs, check_raw_intensities
 from .settings import NoiseModelSettings
 
 __all__ = [
@@ -211,77 +211,6 @@ def iter_make_noise_model(
     -----
     UserWarning
         If pixels are saturated (how many; they are left out of the fit).
-    """
-    settings = resolve_settings(settings)
-    if source not in SOURCES:
-        raise SettingsError(f"`source` must be one of {SOURCES} (got {source!r})")
-    if (denoised is not None) != (source == "denoised"):
-        raise SettingsError("give `denoised` images exactly when `source` is 'denoised'")
-    if not 0.0 < subset <= 1.0:
-        raise SettingsError(f"`subset` must be a fraction in (0, 1] (got {subset})")
-    if source == "calibration":
-        pairs = calibration_pairs(images, saturation=settings.saturation, names=names)
-        return _fit_job(pairs, _fit(pairs, settings))
-    noisy = _as_list(images)
-    if source == "denoised":
-        pairs = _denoised_pairs(noisy, _as_list(denoised), settings.saturation)
-        return _fit_job(pairs, _fit(pairs, settings))
-    noisy = [bootstrap_subset(image, subset) for image in noisy]
-    return _bootstrap_job(noisy, settings)
-
-
-def _fit(pairs: NoisePairs, settings: NoiseModelSettings) -> Generator[Progress, None, NoiseModel]:
-    """Return the fit of `pairs`, leaving out their saturated pixels."""
-    return iter_fit_noise_model(
-        pairs.signal,
-        pairs.observation,
-        settings,
-        pseudo_ground_truth=pairs.method != "calibration",
-        saturated=pairs.saturated,
-    )
-
-
-def _fit_job(
-    pairs: NoisePairs,
-    fit: Generator[Progress, None, NoiseModel],
-    pseudo_ground_truth: list[np.ndarray] | None = None,
-) -> Generator[Progress, None, NoiseModelResult]:
-    model = yield from fit
-    model.metadata["source"] = pairs.method
-    yield Progress("comparing the model with the data", 0, 1)
-    data = estimate_from_pairs(model, pairs.signal, pairs.observation)
-    return NoiseModelResult(model, pairs, data, pseudo_ground_truth)
-
-
-def _bootstrap_job(
-    images: list[np.ndarray], settings: NoiseModelSettings
-) -> Generator[Progress, None, NoiseModelResult]:
-    pairs, signals = yield from _bootstrap(images, settings.saturation)
-    return (yield from _fit_job(pairs, _fit(pairs, settings), signals))
-
-
-def make_noise_model(
-    images: np.ndarray | Sequence[np.ndarray],
-    *,
-    source: Source = "calibration",
-    denoised: np.ndarray | Sequence[np.ndarray] | None = None,
-    settings: NoiseModelSettings | None = None,
-    subset: float = 1.0,
-    progress: Callable[[Progress], None] | None = None,
-) -> NoiseModelResult:
-    """Make a noise model and return it with its data; blocking :func:`iter_make_noise_model`.
-
-    Parameters
-    ----------
-    images, source, denoised, settings, subset
-        As for :func:`iter_make_noise_model`.
-    progress : callable, optional
-        Called with every event.
-
-    Returns
-    -------
-    NoiseModelResult
-        The model, its pairs and the data's own noise estimate.
 
     Examples
     --------
@@ -294,7 +223,41 @@ def make_noise_model(
     >>> result.noise_model.kind, result.noise_model.metadata["source"]
     ('gmm', 'calibration')
     """
-    job = iter_make_noise_model(
-        images, source=source, denoised=denoised, settings=settings, subset=subset
-    )
-    return run_generator(job, progress)
+    settings = resolve_settings(settings)
+    if source not in SOURCES:
+        raise SettingsError(f"`source` must be one of {SOURCES} (got {source!r})")
+    if (denoised is not None) != (source == "denoised"):
+        raise SettingsError("give `denoised` images exactly when `source` is 'denoised'")
+    if not 0.0 < subset <= 1.0:
+        raise SettingsError(f"`subset` must be a fraction in (0, 1] (got {subset})")
+    if source == "calibration":
+        pairs = calibration_pairs(images, saturation=settings.saturation, names=names)
+        return _fit_job(pairs, iter_fit_pairs(pairs, settings))
+    noisy = _as_list(images)
+    if source == "denoised":
+        pairs = _denoised_pairs(noisy, _as_list(denoised), settings.saturation)
+        return _fit_job(pairs, iter_fit_pairs(pairs, settings))
+    noisy = [bootstrap_subset(image, subset) for image in noisy]
+    return _bootstrap_job(noisy, settings)
+
+
+def _fit_job(
+    pairs: NoisePairs,
+    fit: Generator[Progress, None, NoiseModel],
+    pseudo_ground_truth: list[np.ndarray] | None = None,
+) -> Generator[Progress, None, NoiseModelResult]:
+    model = yield from fit
+    model.metadata["source"] = pairs.method
+    yield Progress("comparing the model with the data", 0, 1)
+    data = estimate_from_pairs(model, pairs)
+    return NoiseModelResult(model, pairs, data, pseudo_ground_truth)
+
+
+def _bootstrap_job(
+    images: list[np.ndarray], settings: NoiseModelSettings
+) -> Generator[Progress, None, NoiseModelResult]:
+    pairs, signals = yield from _bootstrap(images, settings.saturation)
+    return (yield from _fit_job(pairs, iter_fit_pairs(pairs, settings), signals))
+
+
+make_noise_model = blocking(iter_make_noise_model)

@@ -31,17 +31,23 @@ import numpy as np
 
 from ..errors import OutputError
 from ..io import atomic_path
-from ..zarr_store import create_result_image, ome_axes, read_record, result_array, write_plane
-from .planes import result_names
+from ..provenance import model_fingerprint
+from ..stacks.zarr_store import (
+    create_result_image,
+    ome_axes,
+    read_record,
+    result_array,
+    write_plane,
+)
+from .results import result_names
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
+    from ..model.trained import TrainedModel
     from ..stacks import Stack
     from .config import SamplingConfig
 
 __all__ = [
     "ChunkedOutput",
-    "StackPrediction",
     "create_output",
     "plan_output",
     "run_identity",
@@ -124,32 +130,8 @@ class ChunkedOutput:
             return {}
 
 
-@dataclass(frozen=True)
-class StackPrediction:
-    """What a chunked prediction wrote.
-
-    Attributes
-    ----------
-    images : dict of str to Path
-        The OME-Zarr image of each result.
-    record : Path
-        The run's record.
-    n_planes : int
-        Planes in the stack.
-    computed : int
-        Planes computed by this run (the others were done by an earlier one).
-    """
-
-    images: dict[str, Path]
-    record: Path
-    n_planes: int
-    computed: int
-
-
 def run_identity(model: TrainedModel, settings: SamplingConfig, stack: Stack) -> dict[str, Any]:
     """Return what must match for a run to resume another: model, settings, input."""
-    from ..provenance import model_fingerprint
-
     return {
         "model_fingerprint": model_fingerprint(model),
         "settings": settings.model_dump(mode="json"),

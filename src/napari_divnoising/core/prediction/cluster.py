@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, RunFailedError
-from ..events import Progress
+from ..events import Progress, run_generator
 from ..optional import import_bigdata
+from ..stacks import open_source
+from .planes import PlaneSampler
+from .posterior import SampleCount
+from .runtime import resolve_device
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
+    from ..model.trained import TrainedModel
     from ..stacks import StackSource
     from .chunked import ChunkedOutput
     from .config import SamplingConfig
@@ -160,10 +164,6 @@ def _predict_plane(
     model_key: str,
 ) -> int:
     """Sample plane `index` on a worker and write its results; return the index."""
-    from ..events import run_generator
-    from ..stacks import open_source
-    from .posterior import SampleCount
-
     stack = open_source(source)
     sampler = _sampler(model, model_key, settings, stack.plane_shape, device)
     plane = stack.read_plane(index)
@@ -182,9 +182,6 @@ def _sampler(
     """Return this worker's sampler for the model and settings, prepared once."""
     import torch
     from distributed import get_worker
-
-    from .planes import PlaneSampler
-    from .runtime import resolve_device
 
     # The fingerprint, not id(model): a later run's model may reuse a freed object's id.
     key = (model_key, settings, shape, device)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import settings_error_from
 from ..model.config import CONFIG_VERSION
+from ..settings import COMMAND_LINE_DEFAULT
 
 __all__ = ["MAX_SAMPLES", "MIN_TILE_SIZE", "SamplingConfig", "sampling_config"]
 
@@ -45,9 +46,10 @@ class SamplingConfig(BaseModel):
     """Also compute the MAP estimate (patch-wise mean shift over the samples of each tile;
     slower)."""
 
-    uncertainty: bool = True
+    uncertainty: bool = Field(default=True, json_schema_extra={COMMAND_LINE_DEFAULT: False})
     """Also return the per-pixel uncertainty: the standard deviation of the samples, times
-    the model's calibration scale (see `calibrate_uncertainty`)."""
+    the model's calibration scale (see `calibrate_uncertainty`). On the command line it is
+    off unless asked for: there every result is one more file per image."""
 
     calibrate_uncertainty: bool = True
     """Apply the model's uncertainty calibration, when it has one (one scale on the

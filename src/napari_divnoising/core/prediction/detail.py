@@ -82,7 +82,7 @@ def restore_detail(
     Examples
     --------
     >>> import numpy as np
-    >>> from napari_divnoising.core.training.losses import GaussianLikelihood
+    >>> from napari_divnoising.core.model.likelihood import GaussianLikelihood
     >>> rng = np.random.default_rng(0)
     >>> clean = np.zeros((64, 64))
     >>> noisy = clean + rng.normal(0, 2, clean.shape)

@@ -10,52 +10,28 @@ of a cluster (:mod:`.chunked`) and give the in-process result.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..errors import InputError
 from ..events import Progress
-from ..training.losses import GaussianLikelihood
+from ..model.likelihood import GaussianLikelihood
 from ..uncertainty.intervals import gaussian_interval
 from ..validation import as_image_stack
 from .detail import restore_detail
 from .dihedral import augment, augmentations, unaugment, view_shapes
 from .posterior import SampleCount, sample_plane
+from .results import Prediction, result_names
 from .runtime import plan_views, resolve_device, tile_context
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
+    from ..model.trained import TrainedModel
     from ..stacks import Stack
     from .config import SamplingConfig
-    from .sampling import Prediction
 
-__all__ = [
-    "RESULT_NAMES",
-    "PlaneSampler",
-    "iter_sample_stack_plane",
-    "result_names",
-    "spread_scale",
-]
-
-#: Every result a prediction can return, in the order they are listed and written.
-RESULT_NAMES = ("mmse", "restored", "map", "uncertainty", "lower", "upper", "samples")
-
-
-def result_names(settings: SamplingConfig) -> list[str]:
-    """Return the results that `settings` ask for, in :data:`RESULT_NAMES` order."""
-    bounds = settings.interval is not None
-    wanted = {
-        "mmse": True,
-        "restored": settings.restore_detail,
-        "map": settings.map_estimate,
-        "uncertainty": settings.uncertainty,
-        "lower": bounds,
-        "upper": bounds,
-        "samples": settings.keep_samples > 0,
-    }
-    return [name for name in RESULT_NAMES if wanted[name]]
+__all__ = ["PlaneSampler", "iter_sample_stack_plane", "spread_scale"]
 
 
 def spread_scale(model: TrainedModel, settings: SamplingConfig) -> float:
@@ -167,9 +143,9 @@ def iter_sample_stack_plane(
     stack: Stack,
     index: int,
     model: TrainedModel,
+    settings: SamplingConfig,
     *,
     device: torch.device | str | None = None,
-    **options: Any,
 ) -> Generator[Progress, None, Prediction]:
     """Sample one plane of a (lazy) stack, as the whole stack's prediction would.
 
@@ -186,24 +162,19 @@ def iter_sample_stack_plane(
         The trained model.
     device : torch.device or str, optional
         Where to sample.
-    **options
-        Sampling settings (:class:`~.config.SamplingConfig`).
+    settings : SamplingConfig
+        The sampling settings.
 
     Returns
     -------
     Generator
-        Yields progress; returns a :class:`~.sampling.Prediction` of shape ``(Y, X)``.
+        Yields progress; returns a :class:`~.results.Prediction` of shape ``(Y, X)``.
 
     Raises
     ------
     InputError
         If `index` is not a plane of the stack or the plane cannot be denoised.
     """
-    from .config import sampling_config
-    from .posterior import SampleCount
-    from .sampling import Prediction
-
-    settings = sampling_config(**options)
     if not 0 <= index < stack.n_planes:
         raise InputError(f"plane {index} is not in {stack.name} ({stack.n_planes} planes)")
     name = f"plane {index} of {stack.name}"

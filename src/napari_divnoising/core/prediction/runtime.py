@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from ..model.device import bf16_is_fast, select_device
 from .posterior import MAP_PATCH_SIZE, TileContext
 from .tiling import TileGrid, make_tile_grid
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
+    from ..model.trained import TrainedModel
     from .config import SamplingConfig
 
 __all__ = [
@@ -45,7 +46,6 @@ def resolve_device(device: torch.device | str | None) -> torch.device:
     """Return the torch device of `device` (None: a GPU if there is one, else the CPU)."""
     if isinstance(device, torch.device):
         return device
-    from ..model.device import select_device
 
     return select_device("auto" if device is None else str(device)).device
 
@@ -102,8 +102,6 @@ def decode_precision(device: torch.device) -> torch.dtype:
     output layer and every statistic stay in float32. ``benchmarks/bench_inference.py
     --model`` repeats the comparison for a trained model.
     """
-    from ..model.device import bf16_is_fast
-
     return torch.bfloat16 if bf16_is_fast(device) else torch.float32
 
 

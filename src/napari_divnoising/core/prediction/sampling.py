@@ -21,59 +21,30 @@ float32 (see :func:`decode_precision`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..arguments import as_image, as_trained_model
-from ..events import Progress, run_generator
-from ..validation import as_image_stack
+from ..events import Progress, blocking
+from ..model_files.resolve import as_trained_model
+from ..validation import as_image, as_image_stack
 from .config import SamplingConfig, sampling_config
 from .planes import PlaneSampler
 from .posterior import SampleCount
+from .results import Prediction
 from .runtime import decode_precision, resolve_device
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
+    from ..model.trained import TrainedModel
 
-__all__ = ["Prediction", "decode_precision", "iter_sample_posterior", "sample_posterior"]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Results of posterior sampling, in raw intensity units, float32.
-
-    Attributes
-    ----------
-    mmse : ndarray
-        Mean of the samples (the MMSE estimate), same shape as the input.
-    restored : ndarray or None
-        The MMSE with the detail that its residual shows restored, if asked for.
-    map : ndarray or None
-        Patch-wise mode of the samples (the MAP estimate), if asked for.
-    uncertainty : ndarray or None
-        Per-pixel standard deviation of the samples (times the model's calibration scale,
-        unless turned off), if asked for.
-    lower, upper : ndarray or None
-        Bounds of the central posterior interval of probability ``settings.interval``
-        (``mmse ∓ z · uncertainty``), if asked for.
-    samples : ndarray or None
-        The first ``keep_samples`` samples, shape ``(keep_samples, *image.shape)``.
-    settings : SamplingConfig or None
-        The settings the samples were drawn with.
-    """
-
-    mmse: np.ndarray
-    restored: np.ndarray | None = None
-    map: np.ndarray | None = None
-    uncertainty: np.ndarray | None = None
-    lower: np.ndarray | None = None
-    upper: np.ndarray | None = None
-    samples: np.ndarray | None = None
-    settings: SamplingConfig | None = None
+__all__ = [
+    "decode_precision",
+    "iter_sample_image",
+    "iter_sample_posterior",
+    "sample_posterior",
+]
 
 
 def iter_sample_posterior(
@@ -157,6 +128,22 @@ def iter_sample_posterior(
         batch_size=batch_size,
         seed=seed,
     )
+    return iter_sample_image(image, model, settings, device=device)
+
+
+def iter_sample_image(
+    image: np.ndarray,
+    model: TrainedModel | str | os.PathLike[str],
+    settings: SamplingConfig,
+    *,
+    device: torch.device | str | None = None,
+) -> Generator[Progress, None, Prediction]:
+    """Sample the posterior of every plane of an image in memory, with `settings`.
+
+    :func:`iter_sample_posterior` with its settings gathered in a
+    :class:`~.config.SamplingConfig` (what the prediction recipe passes). Inputs are
+    validated when it is called.
+    """
     image, model = as_image(image, name="image"), as_trained_model(model)
     multiple = int(model.network.size_multiple)
     shape = tuple(np.shape(image))
@@ -169,37 +156,7 @@ def iter_sample_posterior(
     return _run(planes, shape, sampler)
 
 
-def sample_posterior(
-    image: np.ndarray,
-    model: TrainedModel | str | os.PathLike[str],
-    *,
-    progress: Callable[[Progress], None] | None = None,
-    **options: Any,
-) -> Prediction:
-    """Sample the DivNoising posterior and return MMSE, MAP, uncertainty and samples.
-
-    The blocking form of :func:`iter_sample_posterior`; `options` are its keyword
-    arguments (``n_samples``, ``keep_samples``, ``map_estimate``, ``uncertainty``,
-    ``calibrate_uncertainty``, ``interval``, ``tta``, ``tile_size``, ``tile_overlap``,
-    ``batch_size``, ``seed``, ``device``).
-
-    Parameters
-    ----------
-    image : array_like
-        A 2D image ``(Y, X)`` or a stack ``(..., Y, X)``, raw intensities.
-    model : TrainedModel or path-like
-        The trained model, or the path of its ``.divnoising`` file.
-    progress : callable, optional
-        Called with every :class:`~napari_divnoising.core.events.Progress` event.
-    **options
-        Keyword arguments of :func:`iter_sample_posterior`.
-
-    Returns
-    -------
-    Prediction
-        MMSE, and the MAP, uncertainty and samples that were asked for.
-    """
-    return run_generator(iter_sample_posterior(image, model, **options), progress)
+sample_posterior = blocking(iter_sample_posterior)
 
 
 def _run(

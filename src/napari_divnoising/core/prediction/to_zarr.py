@@ -14,24 +14,27 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..arguments import as_trained_model
 from ..errors import InputError
-from ..events import Progress, run_generator
-from .chunked import StackPrediction, create_output, plan_output, run_identity
+from ..events import Progress, blocking
+from ..model_files.resolve import as_trained_model
+from ..provenance import software_record
+from ..stacks import Stack, open_stack, stack_from_array
+from .chunked import create_output, plan_output, run_identity
+from .cluster import connect, iter_on_cluster
 from .config import sampling_config
+from .planes import PlaneSampler
+from .posterior import SampleCount
+from .results import StackPrediction
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
-    from ..stacks import Stack
+    from ..model.trained import TrainedModel
     from .chunked import ChunkedOutput
     from .config import SamplingConfig
 
-__all__ = ["iter_predict_to_zarr", "output_stem", "predict_to_zarr"]
+__all__ = ["iter_predict_to_zarr", "iter_stack_to_zarr", "output_stem", "predict_to_zarr"]
 
 
 def _as_stack(image: Any, axes: str | None) -> Stack:
-    from ..stacks import Stack, open_stack, stack_from_array
-
     if isinstance(image, Stack):
         return image
     if isinstance(image, str | os.PathLike):
@@ -115,9 +118,39 @@ def iter_predict_to_zarr(
     SettingsError
         If a setting is out of range.
     """
-    from ..provenance import software_record
+    return iter_stack_to_zarr(
+        image,
+        model,
+        folder,
+        sampling_config(**options),
+        axes=axes,
+        stem=stem,
+        overwrite=overwrite,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        device=device,
+        model_file=model_file,
+    )
 
-    settings = sampling_config(**options)
+
+def iter_stack_to_zarr(
+    image: Any,
+    model: TrainedModel | str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    settings: SamplingConfig,
+    *,
+    axes: str | None = None,
+    stem: str | None = None,
+    overwrite: bool = False,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    device: str | None = None,
+    model_file: str | os.PathLike[str] | None = None,
+) -> Generator[Progress, None, StackPrediction]:
+    """:func:`iter_predict_to_zarr` with its settings in a :class:`~.config.SamplingConfig`.
+
+    What the prediction recipe calls; inputs and outputs are checked when it is called.
+    """
     if isinstance(model, str | os.PathLike):
         model_file = model
     model = as_trained_model(model)
@@ -180,8 +213,6 @@ def _run(
             stack, model, output, todo, settings=settings, device=device
         )
     elif todo:
-        from .cluster import connect, iter_on_cluster
-
         with connect(cluster["scheduler"], n_workers=cluster["n_workers"]) as client:
             computed = yield from iter_on_cluster(
                 client,
@@ -198,22 +229,7 @@ def _run(
     return StackPrediction(images, output.record_path, stack.n_planes, computed)
 
 
-def predict_to_zarr(image: Any, model: Any, folder: Any, **options: Any) -> StackPrediction:
-    """Blocking form of :func:`iter_predict_to_zarr` (same arguments).
-
-    Parameters
-    ----------
-    image, model, folder
-        As for :func:`iter_predict_to_zarr`.
-    **options
-        Its keyword arguments.
-
-    Returns
-    -------
-    StackPrediction
-    """
-    progress = options.pop("progress", None)
-    return run_generator(iter_predict_to_zarr(image, model, folder, **options), progress)
+predict_to_zarr = blocking(iter_predict_to_zarr)
 
 
 def check_stack(stack: Stack, model: TrainedModel) -> None:
@@ -247,9 +263,6 @@ def iter_in_process(
     device: Any,
 ) -> Generator[Progress, None, int]:
     """Compute the planes `todo` in this process; yield progress; return how many."""
-    from .planes import PlaneSampler
-    from .posterior import SampleCount
-
     sampler = PlaneSampler(model, settings, stack.plane_shape, device=device)
     count = SampleCount(len(todo) * sampler.samples_per_plane)
     for index in todo:

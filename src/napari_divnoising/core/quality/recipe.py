@@ -10,13 +10,14 @@ the central 50/80/90/95% intervals ``prediction ± z·σ`` (their coverage).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InputError
-from ..events import Progress, run_generator
+from ..events import Progress, blocking
+from ..uncertainty.intervals import gaussian_coverage
 from ..validation import check_finite, check_not_constant, check_same_shape
 from .metrics import QualityScores, nrmse, psnr, quality_scores, rse_map, structural_similarity
 
@@ -197,8 +198,6 @@ def _quality_control(
         noisy_scores = quality_scores(noisy, ground_truth)
     coverage = {}
     if uncertainty is not None:
-        from ..uncertainty.intervals import gaussian_coverage
-
         coverage = gaussian_coverage(ground_truth, prediction, uncertainty)
     yield Progress(_STAGE, total, total, status="done")
     return QualityResult(
@@ -206,40 +205,4 @@ def _quality_control(
     )
 
 
-def quality_control(
-    prediction: np.ndarray,
-    ground_truth: np.ndarray,
-    noisy: np.ndarray | None = None,
-    uncertainty: np.ndarray | None = None,
-    *,
-    progress: Callable[[Progress], None] | None = None,
-) -> QualityResult:
-    """Score `prediction` against `ground_truth`; the blocking form of the recipe.
-
-    Parameters
-    ----------
-    prediction, ground_truth, noisy, uncertainty : ndarray
-        As in :func:`iter_quality_control`.
-    progress : callable, optional
-        Called with every :class:`~napari_divnoising.core.events.Progress`.
-
-    Returns
-    -------
-    QualityResult
-        The SSIM and RSE maps and the scores.
-
-    Raises
-    ------
-    InputError
-        As :func:`iter_quality_control`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> truth = np.add.outer(np.arange(16.0), np.arange(16.0))
-    >>> result = quality_control(truth + 1.0, truth, noisy=truth + 3.0)
-    >>> round(result.prediction.psnr, 2), round(result.noisy.psnr, 2)  # range 30, MSE 1 and 9
-    (29.54, 20.0)
-    """
-    job = iter_quality_control(prediction, ground_truth, noisy, uncertainty)
-    return run_generator(job, progress)
+quality_control = blocking(iter_quality_control)

@@ -15,15 +15,13 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..stacks import Stack
 from ..validation import as_image_stack
-
-if TYPE_CHECKING:
-    from ..stacks import Stack
 
 __all__ = [
     "PLANE_CACHE_BYTES",
@@ -131,8 +129,6 @@ def prepare_planes(
         images = [images]
     if len(images) == 0:
         raise InputError("no images were given to train on (got an empty list)")
-    from ..stacks import Stack
-
     planes: list[np.ndarray] = []
     shapes: list[tuple[int, ...]] = []
     for index, image in enumerate(images):

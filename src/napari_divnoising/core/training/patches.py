@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SettingsError
-from .config import TrainingConfig
+from ..model.config import TrainingConfig
 from .lazy_planes import plane_statistics, prepare_planes
 
 __all__ = [

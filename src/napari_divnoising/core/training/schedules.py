@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..decay import cosine_decay
-from .config import TrainingConfig
+from ..model.config import TrainingConfig
 
 __all__ = ["KLWeight", "LearningRate"]
 

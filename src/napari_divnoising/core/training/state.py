@@ -17,15 +17,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..arguments import as_images, as_noise_model, as_trained_model
 from ..errors import RunFailedError
-from ..model.bundle import TrainedModel
-from ..model.config import NetworkConfig
+from ..model.config import NetworkConfig, TrainingConfig, default_network_config
 from ..model.device import bf16_is_fast, select_device
+from ..model.likelihood import GaussianLikelihood, check_likelihood_choice
 from ..model.network import DivNoisingVAE, build_network
+from ..model.trained import TrainedModel
+from ..model_files.resolve import as_noise_model, as_trained_model
 from ..provenance import training_provenance
-from .config import TrainingConfig, default_network_config
-from .losses import ElboTerms, GaussianLikelihood, check_likelihood_choice, elbo_terms
+from ..validation import as_images
+from .losses import ElboTerms, elbo_terms
 from .patches import PatchSampler, prepare_training_data
 from .schedules import KLWeight, LearningRate
 

@@ -27,12 +27,11 @@ from ..events import (
     TrainingStarted,
     run_generator,
 )
-from ..model.bundle import TrainedModel
-from ..model.config import NetworkConfig
-from ..uncertainty.calibration import iter_calibrate_held_back
-from .config import TrainingConfig
+from ..model.config import NetworkConfig, TrainingConfig
+from ..model.trained import TrainedModel
 from .history import validation_trend
 from .state import TrainingState, _Loop, _NonFinite
+from .uncertainty_calibration import iter_calibrate_held_back
 
 __all__ = ["Trainer", "train"]
 

@@ -1,8 +1,9 @@
-"""Posterior uncertainty: intervals, their coverage, and their calibration.
+"""Posterior uncertainty: central intervals and how often they hold the truth.
 
 :mod:`.intervals` turns a posterior mean and standard deviation into central intervals and
-measures, against a ground truth, how often they hold it; :mod:`.calibration` estimates,
-on held-back training data and without a ground truth, the scale that makes them honest.
+measures, against a ground truth, how often they hold it. The scale that makes them honest
+is a model's :class:`~napari_divnoising.core.model.uncertainty_calibration.UncertaintyCalibration`,
+estimated after training by :mod:`napari_divnoising.core.training.uncertainty_calibration`.
 Names load lazily, so importing this package imports nothing heavy.
 """
 
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:  # the names below, for type checkers and IDEs; loaded lazily at run time
-    from .calibration import UncertaintyCalibration, iter_calibrate_uncertainty
     from .intervals import (
         COVERAGE_LEVELS,
         error_ranking,
@@ -26,11 +26,9 @@ if TYPE_CHECKING:  # the names below, for type checkers and IDEs; loaded lazily 
 
 __all__ = [
     "COVERAGE_LEVELS",
-    "UncertaintyCalibration",
     "error_ranking",
     "gaussian_coverage",
     "gaussian_interval",
-    "iter_calibrate_uncertainty",
     "oracle_ranking",
     "quantile_coverage",
     "z_score",
@@ -38,11 +36,9 @@ __all__ = [
 
 _WHERE = {
     "COVERAGE_LEVELS": "intervals",
-    "UncertaintyCalibration": "calibration",
     "error_ranking": "intervals",
     "gaussian_coverage": "intervals",
     "gaussian_interval": "intervals",
-    "iter_calibrate_uncertainty": "calibration",
     "oracle_ranking": "intervals",
     "quantile_coverage": "intervals",
     "z_score": "intervals",

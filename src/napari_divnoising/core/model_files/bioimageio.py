@@ -27,11 +27,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InputError, OutputError, SettingsError
+from ..io import atomic_path
 from ..optional import import_optional
-from ._files import BUNDLE, CITATION, CITATION_DOI, CONFIG_KEY, test_tile, write_package_files
+from ..outputs import plan_outputs
+from ..provenance import package_version
+from ..validation import as_image_stack
+from ._package_files import (
+    BUNDLE,
+    CITATION,
+    CITATION_DOI,
+    CONFIG_KEY,
+    test_tile,
+    write_package_files,
+)
+from .bundle import save_model
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
+    from ..model.trained import TrainedModel
 
 __all__ = ["EXPORT_SAMPLES", "export_bioimageio"]
 
@@ -84,11 +96,6 @@ def export_bioimageio(
     OutputError
         If the package cannot be written.
     """
-    from ..io import atomic_path
-    from ..model.bundle import save_model
-    from ..outputs import plan_outputs
-    from ..validation import as_image_stack
-
     if getattr(model, "noise_model", None) is None:
         raise InputError(
             "this model has no noise model (it was trained with a Gaussian likelihood); "
@@ -120,8 +127,6 @@ def _describe(model, files, kwargs, *, license, authors, name) -> Any:
     from pydantic import ValidationError
 
     spec = import_optional("bioimageio.spec.model.v0_5", extra="bioimageio", purpose=_PURPOSE)
-
-    from ..provenance import package_version
 
     multiple = model.size_multiple
     y, x = spec.AxisId("y"), spec.AxisId("x")

@@ -28,21 +28,20 @@ import torch
 
 from ..errors import ModelFileError, SettingsError
 from ..io import atomic_path
-from ..training.config import TrainingConfig
-from .config import MODEL_SUFFIX, NetworkConfig
-from .device import select_device
-from .network import build_network
-from .trained import TrainedModel
+from ..model.config import MODEL_SUFFIX, NetworkConfig, TrainingConfig
+from ..model.device import select_device
+from ..model.network import build_network
+from ..model.trained import TrainedModel
+from ..model.uncertainty_calibration import UncertaintyCalibration
+from .bioimageio_reading import is_bioimageio_package, packaged_bundle
+from .noise_model_file import load_noise_model
 
 if TYPE_CHECKING:
-    from ..noise_model import NoiseModel
-    from ..uncertainty.calibration import UncertaintyCalibration
+    from ..noise_model.base import NoiseModel
 
 __all__ = [
     "FORMAT_NAME",
     "MODEL_SUFFIX",
-    "ModelFileError",
-    "TrainedModel",
     "load_model",
     "save_model",
 ]
@@ -170,15 +169,14 @@ def load_model(
     ValueError
         If `device` is not available on this machine.
     """
-    from ..sharing.reading import is_bioimageio_package, load_bioimageio
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist")
     # The device first: a missing GPU is reported as such, not as a damaged file.
     device = torch.device("cpu") if device is None else select_device(str(device)).device
     if is_bioimageio_package(path):
-        return load_bioimageio(path, device=device)
+        with packaged_bundle(path) as bundle:
+            return load_model(bundle, device=device)
     try:
         with zipfile.ZipFile(path) as archive:
             model = _read_model(archive, path, device)
@@ -221,8 +219,6 @@ def _read_model(archive: zipfile.ZipFile, path: Path, device: torch.device) -> T
 
 
 def _read_calibration(values: dict[str, Any] | None) -> UncertaintyCalibration | None:
-    from ..uncertainty.calibration import UncertaintyCalibration
-
     return None if values is None else UncertaintyCalibration.from_dict(values)
 
 
@@ -230,8 +226,6 @@ def _read_noise_model(archive: zipfile.ZipFile, meta: dict[str, Any]) -> NoiseMo
     """Return the noise model stored in the bundle, or None (a Gaussian likelihood)."""
     if not meta.get("noise_model_file"):
         return None
-    from ..noise_model import load_noise_model
-
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / Path(meta["noise_model_file"]).name
         target.write_bytes(archive.read(meta["noise_model_file"]))

@@ -26,24 +26,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ModelFileError
 from ..events import Progress
-from .intervals import COVERAGE_LEVELS, gaussian_coverage
+from ..model.uncertainty_calibration import SCALE_RANGE, UncertaintyCalibration
+from ..prediction.config import sampling_config
+from ..prediction.planes import PlaneSampler
+from ..prediction.posterior import SampleCount
+from ..uncertainty.intervals import COVERAGE_LEVELS, gaussian_coverage
 
 if TYPE_CHECKING:
     import torch
 
     from ..model.trained import TrainedModel
-    from ..training.patches import DataSplit
+    from .patches import DataSplit
 
 __all__ = [
     "CALIBRATION_PIXELS",
-    "UncertaintyCalibration",
     "calibration_crops",
     "iter_calibrate_held_back",
     "iter_calibrate_uncertainty",
@@ -51,61 +52,7 @@ __all__ = [
 
 #: Pixels of held-back data the calibration samples, at most (two posteriors of each).
 CALIBRATION_PIXELS = 2**18
-METHOD = "simulation-based σ-scaling"
 _STAGE = "calibrating uncertainty"
-#: Scales outside this range mean the estimate failed, not that the posterior is that far off.
-_SCALE_RANGE = (0.1, 10.0)
-
-
-@dataclass(frozen=True)
-class UncertaintyCalibration:
-    """One scale factor on the posterior standard deviation, and how it was estimated.
-
-    Attributes
-    ----------
-    scale : float
-        Factor applied to σ (and so to every interval's half-width).
-    method : str
-        How `scale` was estimated (see the module docstring).
-    source : str
-        The data it was estimated on, in words ("3 held-back validation planes").
-    n_pixels, n_samples : int
-        Pixels of held-back data and posterior samples per posterior it used.
-    coverage_before, coverage_after : dict of str to float
-        Coverage of the central intervals (keys ``"0.5"``… ``"0.95"``) of the simulated
-        truths, before and after scaling.
-    """
-
-    scale: float
-    method: str = METHOD
-    source: str = ""
-    n_pixels: int = 0
-    n_samples: int = 0
-    coverage_before: dict[str, float] = field(default_factory=dict)
-    coverage_after: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        low, high = _SCALE_RANGE
-        if not (isinstance(self.scale, (int, float)) and low <= self.scale <= high):
-            raise ValueError(f"an uncertainty scale must lie in [{low}, {high}] ({self.scale!r})")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the calibration as JSON-ready values (a model bundle stores them)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Any) -> UncertaintyCalibration:
-        """Read :meth:`to_dict`'s output; raise ModelFileError if it is damaged."""
-        try:
-            return cls(**values)
-        except (TypeError, ValueError) as err:
-            raise ModelFileError(f"the model's uncertainty calibration is damaged: {err}") from err
-
-    def describe(self) -> str:
-        """Return one line for logs and the GUI."""
-        after = self.coverage_after.get("0.9")
-        held = "" if after is None else f"; simulated 90% coverage {after:.0%}"
-        return f"uncertainty scale {self.scale:.3f} ({self.method}, {self.source}{held})"
 
 
 def calibration_crops(
@@ -132,10 +79,6 @@ def calibration_crops(
 
 def _sample(model, plane, index, device, **settings) -> Generator[Progress, None, dict]:
     """Sample the raw (uncalibrated) posterior of one plane, as a prediction does."""
-    from ..prediction.config import sampling_config
-    from ..prediction.planes import PlaneSampler
-    from ..prediction.posterior import SampleCount
-
     config = sampling_config(restore_detail=False, calibrate_uncertainty=False, **settings)
     sampler = PlaneSampler(model, config, plane.shape, device=device)
     return (yield from sampler.iter_plane(plane, index, SampleCount(sampler.samples_per_plane)))
@@ -202,7 +145,7 @@ def iter_calibrate_uncertainty(
     if not usable.any():
         return None
     scale = math.sqrt(float(np.mean(((truth - mean)[usable] / sigma[usable]) ** 2)))
-    if not _SCALE_RANGE[0] <= scale <= _SCALE_RANGE[1]:
+    if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
         return None
     return UncertaintyCalibration(
         scale=scale,

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .axes import AXES_LETTERS
-from .errors import InputError, OutputError, SettingsError
-from .optional import import_bigdata
+from ..axes import AXES_LETTERS
+from ..errors import InputError, OutputError, SettingsError
+from ..optional import import_bigdata
 
 __all__ = [
     "RECORD_KEY",

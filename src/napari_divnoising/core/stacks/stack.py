@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .axes import AXES_LETTERS, parse_axes, plane_layout, read_axes
-from .errors import InputError
-from .io import IMAGE_SUFFIXES, check_planes, image_files, read_planes
-from .optional import import_bigdata
+from ..axes import AXES_LETTERS, parse_axes, plane_layout, read_axes
+from ..errors import InputError
+from ..io import IMAGE_SUFFIXES, check_planes, image_files, read_planes
+from ..optional import import_bigdata
 from .zarr_store import ome_letters, ome_multiscale
 
 __all__ = ["Stack", "StackSource", "is_zarr", "open_source", "open_stack", "stack_from_array"]

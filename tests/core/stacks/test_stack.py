@@ -10,7 +10,7 @@ import zarr
 from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.io import read_planes, write_tiff
 from napari_divnoising.core.stacks import open_stack, stack_from_array
-from napari_divnoising.core.zarr_store import create_result_image, ome_axes
+from napari_divnoising.core.stacks.zarr_store import create_result_image, ome_axes
 
 
 def _zarr(path, data, **options):

@@ -10,12 +10,12 @@ import pytest
 
 from napari_divnoising.core.errors import ModelFileError
 from napari_divnoising.core.events import run_generator
-from napari_divnoising.core.model.bundle import load_model, save_model
+from napari_divnoising.core.model.uncertainty_calibration import UncertaintyCalibration
+from napari_divnoising.core.model_files.bundle import load_model, save_model
 from napari_divnoising.core.prediction.sampling import sample_posterior
+from napari_divnoising.core.training import uncertainty_calibration as calibration_module
 from napari_divnoising.core.training.trainer import Trainer
-from napari_divnoising.core.uncertainty import calibration as calibration_module
-from napari_divnoising.core.uncertainty.calibration import (
-    UncertaintyCalibration,
+from napari_divnoising.core.training.uncertainty_calibration import (
     calibration_crops,
     iter_calibrate_uncertainty,
 )

@@ -6,8 +6,11 @@ import numpy as np
 import pydantic
 import pytest
 
-from napari_divnoising.core.model.config import NetworkConfig
-from napari_divnoising.core.training.config import TrainingConfig, default_network_config
+from napari_divnoising.core.model.config import (
+    NetworkConfig,
+    TrainingConfig,
+    default_network_config,
+)
 
 
 def test_reference_defaults():

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InputError
+from ._architecture import architecture_source
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
+    from ..model.trained import TrainedModel
 
 __all__ = ["BUNDLE", "CITATION", "CITATION_DOI", "CONFIG_KEY", "test_tile", "write_package_files"]
 
@@ -95,8 +96,6 @@ def write_package_files(
 ) -> dict[str, Path]:
     """Write every file of the package into `folder`; return them by role."""
     import torch
-
-    from ._architecture import architecture_source
 
     files = {"architecture": folder / "divnoising_architecture.py"}
     files["architecture"].write_text(architecture_source(), encoding="utf-8")

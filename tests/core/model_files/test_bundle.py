@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from napari_divnoising.core.errors import ModelFileError
-from napari_divnoising.core.model.bundle import TrainedModel, load_model, save_model
-from napari_divnoising.core.model.config import NetworkConfig
+from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
 from napari_divnoising.core.model.network import build_network
-from napari_divnoising.core.training.config import TrainingConfig
+from napari_divnoising.core.model.trained import TrainedModel
+from napari_divnoising.core.model_files.bundle import load_model, save_model
 
 NET = NetworkConfig(n_filters=4, z_dim=4)
 

@@ -5,19 +5,21 @@ Needs no bioimageio library: the package's description names the attached bundle
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ModelFileError
-from ._files import BUNDLE, CONFIG_KEY
+from ._package_files import BUNDLE, CONFIG_KEY
 
 if TYPE_CHECKING:
-    from ..model.bundle import TrainedModel
+    pass
 
-__all__ = ["is_bioimageio_package", "load_bioimageio"]
+__all__ = ["is_bioimageio_package", "packaged_bundle"]
 
 _RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
 
@@ -40,16 +42,15 @@ def is_bioimageio_package(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def load_bioimageio(path: str | os.PathLike[str], *, device: Any = None) -> TrainedModel:
-    """Read the full DivNoising model of a package exported by napari-divnoising.
+@contextlib.contextmanager
+def packaged_bundle(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield the model file a package exported by napari-divnoising carries, extracted.
 
     Raises
     ------
     ModelFileError
-        If the package comes from another tool, or its attachment is missing or damaged.
+        If the package comes from another tool, or its attachment is missing.
     """
-    from ..model.bundle import load_model
-
     path = Path(path)
     with zipfile.ZipFile(path) as archive:
         rdf = _rdf(archive) or {}
@@ -64,4 +65,4 @@ def load_bioimageio(path: str | os.PathLike[str], *, device: Any = None) -> Trai
         with tempfile.TemporaryDirectory() as folder:
             bundle = Path(folder) / BUNDLE
             bundle.write_bytes(archive.read(ours["bundle"]))
-            return load_model(bundle, device=device)
+            yield bundle

@@ -10,14 +10,13 @@ import yaml
 
 from napari_divnoising.cli import main
 from napari_divnoising.core.errors import InputError, ModelFileError, OutputError
-from napari_divnoising.core.model.bundle import load_model, save_model
-from napari_divnoising.core.model.config import NetworkConfig
+from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
+from napari_divnoising.core.model_files.bioimageio import export_bioimageio
+from napari_divnoising.core.model_files.bundle import load_model, save_model
 from napari_divnoising.core.noise_model.recipe import make_noise_model
 from napari_divnoising.core.noise_model.settings import NoiseModelSettings
 from napari_divnoising.core.prediction.sampling import sample_posterior
 from napari_divnoising.core.sample_data import make_sample_data
-from napari_divnoising.core.sharing.bioimageio import export_bioimageio
-from napari_divnoising.core.training.config import TrainingConfig
 from napari_divnoising.core.training.trainer import train
 
 pytest.importorskip("bioimageio.core")  # the bioimageio extra

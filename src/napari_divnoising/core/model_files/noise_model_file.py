@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
-from ._file_format import METADATA_KEY, decode_metadata
-from .base import NoiseModel
+from ..noise_model._file_format import METADATA_KEY, decode_metadata
+from ..noise_model.base import NoiseModel
+from ..noise_model.gmm import GaussianMixtureNoiseModel
+from ..noise_model.histogram import HistogramNoiseModel
 
 __all__ = ["load_noise_model"]
 
@@ -43,8 +45,6 @@ def _from_npz(archive: np.lib.npyio.NpzFile, path: Path) -> NoiseModel:
                 f"{path}: a Gaussian mixture noise model needs the keys {list(_GMM_KEYS)}; "
                 f"{missing} are missing"
             )
-        from .gmm import GaussianMixtureNoiseModel
-
         return GaussianMixtureNoiseModel(
             np.asarray(archive["trained_weight"], dtype=np.float32),
             min_signal=_scalar(archive["min_signal"], "min_signal", path),
@@ -53,8 +53,6 @@ def _from_npz(archive: np.lib.npyio.NpzFile, path: Path) -> NoiseModel:
             metadata=metadata,
         )
     if "histogram" in keys:
-        from .histogram import HistogramNoiseModel
-
         ranges = {
             key: _scalar(archive[key], key, path)
             for key in ("min_signal", "max_signal")
@@ -108,8 +106,6 @@ def load_noise_model(path: str | Path) -> NoiseModel:
                 f"{path} holds an array of shape {array.shape}, dtype {array.dtype}; "
                 f"expected {_EXPECTED}"
             )
-        from .histogram import HistogramNoiseModel
-
         return HistogramNoiseModel(array)
     except ModelFileError:
         raise

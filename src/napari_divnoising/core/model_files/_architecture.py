@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 
+from ..model import network
+
 __all__ = ["WRAPPER_NAME", "architecture_source"]
 
 #: The callable bioimage.io tools instantiate.
@@ -43,8 +45,6 @@ class DivNoisingMMSE(nn.Module):
 
 def architecture_source() -> str:
     """Return the self-contained source of :data:`WRAPPER_NAME` and the network it wraps."""
-    from ..model import network
-
     source = inspect.getsource(network)
     own_import = "from ..errors import SettingsError\n"
     if own_import not in source:  # pragma: no cover - guards a refactor of network.py

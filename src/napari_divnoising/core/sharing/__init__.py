@@ -1,1 +1,0 @@
-"""Sharing trained models the way the field does: bioimage.io model packages."""

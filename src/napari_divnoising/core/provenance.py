@@ -7,7 +7,10 @@ same :func:`software_record`, with the same keys.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import platform
+import sys
 from typing import Any
 
 import numpy as np
@@ -34,8 +37,6 @@ def software_record() -> dict[str, str]:
         ``package``, ``package_version``, ``python_version``, ``numpy_version``,
         ``torch_version`` (when torch is loaded), ``platform`` and ``date`` (UTC, ISO 8601).
     """
-    import sys
-
     record = {
         "package": "napari-divnoising",
         "package_version": package_version(),
@@ -121,9 +122,6 @@ def model_fingerprint(model: Any) -> str:
     str
         64 hexadecimal digits.
     """
-    import hashlib
-    import json
-
     digest = hashlib.sha256()
     head = {
         "network": model.network_config.model_dump(mode="json"),

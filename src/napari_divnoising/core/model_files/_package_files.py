@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +42,6 @@ def test_tile(image: np.ndarray, multiple: int, side: int = 128) -> np.ndarray:
 
 def _run_exported(source: Path, model: TrainedModel, tile: np.ndarray, kwargs: dict) -> np.ndarray:
     """Run the architecture file as a bioimage.io tool would: the test output."""
-    import importlib.util
-
     import torch
 
     spec = importlib.util.spec_from_file_location("_divnoising_export", source)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from ..errors import InputError, OutputError, SettingsError
 from ..io import atomic_path
@@ -124,7 +125,6 @@ def export_bioimageio(
 def _describe(model, files, kwargs, *, license, authors, name) -> Any:
     """Return the bioimageio.spec ModelDescr of the package (validated by the library)."""
     import torch
-    from pydantic import ValidationError
 
     spec = import_optional("bioimageio.spec.model.v0_5", extra="bioimageio", purpose=_PURPOSE)
 

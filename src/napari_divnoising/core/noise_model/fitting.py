@@ -12,6 +12,7 @@ from collections.abc import Generator
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from ..errors import settings_error_from
 from ..events import Progress, blocking
@@ -58,8 +59,6 @@ def resolve_settings(
     SettingsError
         If a value is out of range; the message names the field.
     """
-    from pydantic import ValidationError
-
     given = {} if settings is None else settings.model_dump(exclude_unset=True)
     try:
         return NoiseModelSettings(**{**given, **options})

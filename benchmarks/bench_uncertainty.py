@@ -239,11 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     levels = sorted(set(COVERAGE_LEVELS) | set(DIAGRAM_LEVELS))
     start = time.perf_counter()
     for noisy, truth, stderr, rounded in views:
-        per_view = max(2, args.samples // 8) if args.tta else args.samples
+        # With TTA the samples are spread over the 8 views; those of the identity are kept.
+        per_view = max(2, -(-args.samples // 8)) if args.tta else args.samples
         prediction = sample_posterior(
             noisy,
             model,
-            n_samples=per_view,
+            n_samples=args.samples,
             keep_samples=per_view,
             calibrate_uncertainty=False,
             restore_detail=False,

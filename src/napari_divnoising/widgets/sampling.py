@@ -145,7 +145,7 @@ class SamplingWidget(DockWidget):
         self.calibrate = field("calibrate_uncertainty", "calibrated uncertainty")
         self.keep_samples = field("keep_samples", "raw samples to keep")
         self.keep_samples.value = 10  # the dock shows a few samples (the API keeps none)
-        self.tta = field("tta", "test-time augmentation (8 flips/rotations, 8× slower)")
+        self.tta = field("tta", "test-time augmentation (samples over 8 flips/rotations)")
         self.tile_size = field("tile_size", "tile size", unset_as=0, step=32)
         self.seed = field("seed", "seed")
 

@@ -108,6 +108,7 @@ def test_progress_counts_samples_over_planes_and_tiles(tiny_model, rng):
         n_samples=5,
         batch_size=2,
         tile_size=48,
+        tta=False,
         device="cpu",
         progress=events.append,
     )
@@ -171,7 +172,9 @@ def test_sampling_leaves_model_and_global_random_state_alone(tiny_model, noisy):
 
 
 def test_kept_samples_are_the_samples_behind_mmse_and_uncertainty(tiny_model, noisy):
-    result = sample_posterior(noisy, tiny_model, n_samples=5, keep_samples=5, device="cpu")
+    result = sample_posterior(
+        noisy, tiny_model, n_samples=5, keep_samples=5, tta=False, device="cpu"
+    )
     assert result.samples.shape == (5, *noisy.shape)
     np.testing.assert_allclose(result.samples.mean(0), result.mmse, atol=1e-3)
     np.testing.assert_allclose(result.samples.std(0), result.uncertainty, atol=1e-3)
@@ -204,7 +207,9 @@ def test_array_memory_does_not_grow_with_the_number_of_samples(tiny_model, noisy
 
 
 def test_map_estimate_is_close_to_mmse_for_a_unimodal_posterior(tiny_model, noisy):
-    result = sample_posterior(noisy, tiny_model, n_samples=16, map_estimate=True, device="cpu")
+    result = sample_posterior(
+        noisy, tiny_model, n_samples=16, map_estimate=True, tta=False, device="cpu"
+    )
     assert result.map.shape == noisy.shape and np.isfinite(result.map).all()
     difference = np.abs(result.map - result.mmse)
     assert difference.mean() < 0.5 * result.uncertainty.mean()
@@ -223,7 +228,7 @@ def test_tta_pools_the_eight_augmentations(rng):
         for turns in range(4):
             view = np.rot90(image, turns)
             view = view[:, ::-1] if flip else view
-            mmse = sample_posterior(view.copy(), model, n_samples=1, device="cpu").mmse
+            mmse = sample_posterior(view.copy(), model, n_samples=1, tta=False, device="cpu").mmse
             mmse = mmse[:, ::-1] if flip else mmse
             restored.append(np.rot90(mmse, -turns))
     restored = np.array(restored)
@@ -232,6 +237,22 @@ def test_tta_pools_the_eight_augmentations(rng):
     np.testing.assert_allclose(result.mmse, restored.mean(0), atol=0.05)
     np.testing.assert_allclose(result.uncertainty, restored.std(0), atol=0.05)
     assert restored.std(0).mean() > 0.5  # the augmentations do disagree
+
+
+def test_tta_spreads_the_samples_over_the_eight_views(tiny_model, rng):
+    # The pooled MMSE costs what the plain one does; a MAP needs all of the identity's.
+    image = rng.normal(DATA_MEAN, 10.0, (32, 32)).astype(np.float32)
+
+    def decoded(**options) -> int:
+        events = []
+        sample_posterior(
+            image, tiny_model, n_samples=16, device="cpu", progress=events.append, **options
+        )
+        return events[-1].total
+
+    assert decoded() == decoded(tta=False) == 16
+    assert decoded(map_estimate=True) == 16 + 7 * 2
+    assert decoded(keep_samples=5) == 5 + 7 * 2
 
 
 def test_tta_on_a_non_square_image(tiny_model, rng):

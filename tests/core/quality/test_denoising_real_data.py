@@ -53,7 +53,9 @@ def test_short_training_raises_psnr_on_real_confocal_data(fmd_crops):
     )
     model = train(noisy, noise_model=noise_model, config=config, device="cpu")
     assert all(record["kl"] > 1e-3 for record in model.history[-3:])  # no collapse
-    mmse = sample_posterior(noisy, model, n_samples=16).mmse
+    # The margins were measured on the plain posterior; test-time augmentation (the
+    # default) changes them by -0.37 to +0.16 dB per view after only 100 steps.
+    mmse = sample_posterior(noisy, model, n_samples=16, tta=False).mmse
     gains = [
         psnr(m, t) - psnr(n.astype(np.float32), t)
         for m, n, t in zip(mmse, noisy, truths, strict=True)

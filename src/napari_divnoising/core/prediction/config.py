@@ -35,8 +35,8 @@ class SamplingConfig(BaseModel):
     """Version of this configuration schema."""
 
     n_samples: int = Field(default=100, ge=1, le=MAX_SAMPLES)
-    """Posterior samples drawn per plane (per augmentation with `tta`); the MMSE and the
-    uncertainty are computed over them."""
+    """Posterior samples drawn per plane (spread over the 8 rotations/flips with `tta`);
+    the MMSE and the uncertainty are computed over them."""
 
     keep_samples: int = Field(default=0, ge=0, le=MAX_SAMPLES)
     """How many of the samples to return (the first ones drawn), at most `n_samples`;
@@ -67,10 +67,12 @@ class SamplingConfig(BaseModel):
     noise model's variance cannot explain is added back (a local Wiener gain; see
     :mod:`~napari_divnoising.core.prediction.detail`)."""
 
-    tta: bool = False
-    """Test-time augmentation: average over the 8 rotations/flips (8× slower); the
-    uncertainty pools all 8 × `n_samples` samples, MAP and kept samples come from the
-    un-augmented image."""
+    tta: bool = True
+    """Test-time augmentation: spread the samples over the 8 rotations/flips of the image
+    (an eighth each) and pool them, at the cost of the plain MMSE: the network's
+    preference for one orientation averages out (+0.17 dB MMSE on FMD confocal data).
+    Kept samples and the MAP estimate come from the un-augmented image, which then draws
+    as many as they need."""
 
     tile_size: int | None = Field(default=None, ge=MIN_TILE_SIZE, le=65_536)
     """Largest side of the tiles processed at once, at least 32 pixels; lower it if memory

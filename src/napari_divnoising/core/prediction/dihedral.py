@@ -4,12 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["augment", "augmentations", "unaugment", "view_shapes"]
+__all__ = ["augment", "augmentations", "samples_per_view", "unaugment", "view_shapes"]
 
 
 def augmentations(tta: bool) -> list[tuple[int, bool]]:
     """Return the (quarter turns, flip) of every augmentation: all 8, or the identity."""
     return [(turns, flip) for flip in (False, True) for turns in range(4)] if tta else [(0, False)]
+
+
+def samples_per_view(
+    n_samples: int, tta: bool, *, keep_samples: int = 0, map_estimate: bool = False
+) -> list[int]:
+    """Return how many posterior samples each augmentation draws, the identity first.
+
+    With test-time augmentation the `n_samples` are spread over the 8 views (an eighth
+    each, rounded up): the pooled MMSE costs what the plain one does, and averages out
+    the network's preference for one orientation. The identity view draws more where its
+    own samples are needed: the `keep_samples` returned, and all `n_samples` for a MAP
+    estimate (the mode of one tile's samples).
+
+    Examples
+    --------
+    >>> samples_per_view(100, True)
+    [13, 13, 13, 13, 13, 13, 13, 13]
+    >>> samples_per_view(100, True, map_estimate=True)[:2], samples_per_view(100, False)
+    ([100, 13], [100])
+    """
+    if not tta:
+        return [n_samples]
+    share = -(-n_samples // 8)
+    identity = max(share, keep_samples, n_samples if map_estimate else 0)
+    return [identity] + [share] * 7
 
 
 def view_shapes(stack_shape: tuple[int, ...], tta: bool) -> list[tuple[int, ...]]:

@@ -21,7 +21,7 @@ from ..model.likelihood import GaussianLikelihood
 from ..uncertainty.intervals import gaussian_interval
 from ..validation import as_image_stack
 from .detail import restore_detail
-from .dihedral import augment, augmentations, unaugment, view_shapes
+from .dihedral import augment, augmentations, samples_per_view, unaugment, view_shapes
 from .posterior import SampleCount, sample_plane
 from .results import Prediction, result_names
 from .runtime import plan_views, resolve_device, tile_context
@@ -68,13 +68,19 @@ class PlaneSampler:
         device = resolve_device(device)
         self.settings = settings
         self.transforms = augmentations(settings.tta)
+        self.counts = samples_per_view(
+            settings.n_samples,
+            settings.tta,
+            keep_samples=settings.keep_samples,
+            map_estimate=settings.map_estimate,
+        )
         views = view_shapes((1, *plane_shape), settings.tta)
         self.plans = plan_views(views, settings, model.network, device=device)
         self.context = tile_context(model, seed=settings.seed, device=device)
         self.likelihood = model.noise_model or GaussianLikelihood(model.gaussian_sigma)
         self.scale = spread_scale(model, settings)
-        self.samples_per_plane = settings.n_samples * sum(
-            len(self.plans[view][0]) for view in views
+        self.samples_per_plane = sum(
+            n * len(self.plans[view][0]) for n, view in zip(self.counts, views, strict=True)
         )
 
     def iter_plane(
@@ -99,8 +105,9 @@ class PlaneSampler:
         """
         settings = self.settings
         results: dict[str, np.ndarray] = {}
-        spread = None
+        spread, drawn = None, 0
         for augmentation, (turns, flip) in enumerate(self.transforms):
+            n_samples = self.counts[augmentation]
             view = augment(plane, turns, flip)
             blend = yield from sample_plane(
                 view,
@@ -109,25 +116,27 @@ class PlaneSampler:
                 settings,
                 stream=(index, augmentation),
                 count=count,
+                n_samples=n_samples,
             )
             if augmentation == 0:
-                results["mmse"] = blend.mean.copy()
-                spread = None if blend.variance is None else blend.variance.copy()
+                results["mmse"], drawn = blend.mean.copy(), n_samples
+                spread = None if blend.variance is None else n_samples * blend.variance
                 if blend.map is not None:
                     results["map"] = blend.map
                 if blend.samples is not None:
                     results["samples"] = blend.samples
                 continue
-            # Pool the augmentations as one set of samples: Welford over their means and
-            # the law of total variance for the spread.
+            # Pool the augmentations as one set of samples (Chan's parallel update of the
+            # mean and of the sum of squared deviations, each view weighted by its count).
             mean = unaugment(blend.mean, turns, flip)
             delta = mean - results["mmse"]
-            results["mmse"] += delta / (augmentation + 1)
+            results["mmse"] += delta * (n_samples / (drawn + n_samples))
             if spread is not None:
-                spread += unaugment(blend.variance, turns, flip)
-                spread += delta * (mean - results["mmse"])
+                spread += n_samples * unaugment(blend.variance, turns, flip)
+                spread += delta**2 * (drawn * n_samples / (drawn + n_samples))
+            drawn += n_samples
         if spread is not None:
-            spread /= len(self.transforms)
+            spread /= drawn
             results["uncertainty"] = self.scale * np.sqrt(np.clip(spread, 0.0, None))
         if settings.interval is not None:
             bounds = gaussian_interval(results["mmse"], results["uncertainty"], settings.interval)

@@ -233,8 +233,9 @@ def sample_plane(
     *,
     stream: tuple[int, int],
     count: SampleCount,
+    n_samples: int,
 ) -> Generator[Progress, None, TileBlend]:
-    """Sample every tile of one (augmented) plane; return their blend."""
+    """Sample every tile of one (augmented) plane with `n_samples`; return their blend."""
     grid, batch = plan
     first = stream[1] == 0
     blend = TileBlend(
@@ -249,7 +250,7 @@ def sample_plane(
             context,
             origin=(tile.y, tile.x),
             stream=stream,
-            n_samples=settings.n_samples,
+            n_samples=n_samples,
             batch_size=batch,
             keep=blend.samples.shape[0] if blend.samples is not None else 0,
             hold_all=blend.map is not None,

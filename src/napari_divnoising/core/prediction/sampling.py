@@ -58,7 +58,7 @@ def iter_sample_posterior(
     calibrate_uncertainty: bool = True,
     interval: float | None = None,
     restore_detail: bool = True,
-    tta: bool = False,
+    tta: bool = True,
     tile_size: int | None = None,
     tile_overlap: int | None = None,
     batch_size: int | None = None,

@@ -39,7 +39,8 @@ def setting_widget(
         For a field whose default is None ("derived"), the widget value that stands for
         None (e.g. 0); the tooltip says so.
     **options
-        Passed to the widget (``step``, ``visible``, ...), overriding the model's.
+        Passed to the widget (``step``, ``visible``, ...), overriding the model's; for a
+        field with choices, ``choices`` may give them display names (``(text, value)``).
 
     Returns
     -------
@@ -54,7 +55,8 @@ def setting_widget(
         tooltip += f" ({unset_as}: derived automatically)"
     common = {"label": label, "tooltip": tooltip, **options}
     if spec.choices is not None:
-        return ComboBox(choices=list(spec.choices), value=value, **common)
+        choices = common.pop("choices", list(spec.choices))
+        return ComboBox(choices=choices, value=value, **common)
     if spec.kind is bool:
         return CheckBox(value=bool(value), **common)
     if spec.kind is int:

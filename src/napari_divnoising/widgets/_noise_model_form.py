@@ -104,12 +104,11 @@ class NoiseModelForm:
             visible=False,
             tooltip="A noise model file: ours, or the reference DivNoising/PPN2V notebooks'",
         )
-        self.kind = ComboBox(
+        self.kind = setting_widget(
+            NoiseModelSettings,
+            "kind",
             label="kind",
             choices=[("Gaussian mixture (GMM)", "gmm"), ("histogram", "histogram")],
-            value="gmm",
-            tooltip="Gaussian mixture: smooth, recommended for training. Histogram: a 2D "
-            "histogram of the pairs, for plenty of calibration data",
         )
         self.main = Container(
             widgets=[

@@ -160,14 +160,7 @@ class TrainingForm:
             "Setting it switches untouched patch size, batch size and learning rate to "
             "values that learn faster per second",
         )
-        self.preset = ComboBox(
-            label="settings",
-            choices=["auto", "reference"],
-            value="auto",
-            tooltip="auto: with a time budget, the settings that learn fastest per second; "
-            "reference: the reference DivNoising settings (128² patches, batch 32, "
-            "Adam 1e-3 on a plateau schedule, 32 filters)",
-        )
+        self.preset = _training_field("preset", "settings")
 
     def _add_advanced_fields(self) -> None:
         self.steps_per_epoch = _training_field("steps_per_epoch", "steps per epoch", unset_as=0)

@@ -28,7 +28,8 @@ class NoiseModelSettings(BaseModel):
     notebooks' ``dataName``); kept in its file and shown when it is loaded."""
 
     kind: Literal["gmm", "histogram"] = "gmm"
-    """Gaussian mixture (GMM, smooth, recommended for training) or 2D histogram."""
+    """Gaussian mixture (GMM): smooth, recommended for training. Histogram: a 2D histogram
+    of the pairs, for plenty of calibration data."""
 
     n_gaussian: int = Field(default=3, ge=1, le=10)
     """Gaussians in the mixture."""

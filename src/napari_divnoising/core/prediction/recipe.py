@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..events import Progress, blocking
+from ..model_files.resolve import as_trained_model
 from ..stacks import Stack, stack_from_array
 from .planes import iter_sample_stack_plane
 from .results import Prediction, StackPrediction
@@ -128,6 +129,7 @@ def iter_predict(
         )
     if isinstance(target, PlaneTarget):
         stack = image if isinstance(image, Stack) else stack_from_array(image, axes=axes)
+        model = as_trained_model(model)
         return iter_sample_stack_plane(
             stack, target.index, model, _without_samples(settings), device=device
         )

@@ -180,6 +180,13 @@ def test_kept_samples_are_the_samples_behind_mmse_and_uncertainty(tiny_model, no
     np.testing.assert_allclose(result.samples.std(0), result.uncertainty, atol=1e-3)
 
 
+def test_with_tta_the_kept_samples_are_those_behind_the_mmse(tiny_model, noisy):
+    result = sample_posterior(noisy, tiny_model, n_samples=16, keep_samples=16, device="cpu")
+    assert result.samples.shape == (16, *noisy.shape)
+    np.testing.assert_allclose(result.samples.mean(0), result.mmse, atol=1e-3)
+    np.testing.assert_allclose(result.samples.std(0), result.uncertainty, atol=1e-3)
+
+
 def test_moments_hold_two_tile_arrays_whatever_the_sample_count(rng):
     batches = rng.normal(3.0, 2.0, (7, 5, 6, 4)).astype(np.float32)
     moments = Moments()
@@ -252,7 +259,7 @@ def test_tta_spreads_the_samples_over_the_eight_views(tiny_model, rng):
 
     assert decoded() == decoded(tta=False) == 16
     assert decoded(map_estimate=True) == 16 + 7 * 2
-    assert decoded(keep_samples=5) == 5 + 7 * 2
+    assert decoded(keep_samples=5) == 16  # kept from the views' own samples
 
 
 def test_tta_on_a_non_square_image(tiny_model, rng):

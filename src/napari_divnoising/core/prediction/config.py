@@ -71,8 +71,8 @@ class SamplingConfig(BaseModel):
     """Test-time augmentation: spread the samples over the 8 rotations/flips of the image
     (an eighth each) and pool them, at the cost of the plain MMSE: the network's
     preference for one orientation averages out (+0.17 dB MMSE on FMD confocal data).
-    Kept samples and the MAP estimate come from the un-augmented image, which then draws
-    as many as they need."""
+    Kept samples are spread over the views too, turned back; a MAP estimate comes from the
+    un-augmented image, which then draws all `n_samples`."""
 
     tile_size: int | None = Field(default=None, ge=MIN_TILE_SIZE, le=65_536)
     """Largest side of the tiles processed at once, at least 32 pixels; lower it if memory

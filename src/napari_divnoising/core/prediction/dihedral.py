@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["augment", "augmentations", "samples_per_view", "unaugment", "view_shapes"]
+__all__ = [
+    "augment",
+    "augmentations",
+    "kept_per_view",
+    "samples_per_view",
+    "unaugment",
+    "view_shapes",
+]
 
 
 def augmentations(tta: bool) -> list[tuple[int, bool]]:
@@ -12,16 +19,13 @@ def augmentations(tta: bool) -> list[tuple[int, bool]]:
     return [(turns, flip) for flip in (False, True) for turns in range(4)] if tta else [(0, False)]
 
 
-def samples_per_view(
-    n_samples: int, tta: bool, *, keep_samples: int = 0, map_estimate: bool = False
-) -> list[int]:
+def samples_per_view(n_samples: int, tta: bool, *, map_estimate: bool = False) -> list[int]:
     """Return how many posterior samples each augmentation draws, the identity first.
 
     With test-time augmentation the `n_samples` are spread over the 8 views (an eighth
     each, rounded up): the pooled MMSE costs what the plain one does, and averages out
-    the network's preference for one orientation. The identity view draws more where its
-    own samples are needed: the `keep_samples` returned, and all `n_samples` for a MAP
-    estimate (the mode of one tile's samples).
+    the network's preference for one orientation. A MAP estimate (the mode of one tile's
+    samples) needs all `n_samples` in the identity view, which then draws them.
 
     Examples
     --------
@@ -33,8 +37,22 @@ def samples_per_view(
     if not tta:
         return [n_samples]
     share = -(-n_samples // 8)
-    identity = max(share, keep_samples, n_samples if map_estimate else 0)
-    return [identity] + [share] * 7
+    return [max(share, n_samples if map_estimate else 0)] + [share] * 7
+
+
+def kept_per_view(keep_samples: int, counts: list[int]) -> list[int]:
+    """Return how many of each view's samples to keep: `keep_samples` spread over them.
+
+    Examples
+    --------
+    >>> kept_per_view(10, [13] * 8), kept_per_view(5, [100])
+    ([2, 2, 2, 2, 2, 0, 0, 0], [5])
+    """
+    each, left, kept = -(-keep_samples // len(counts)), keep_samples, []
+    for count in counts:
+        kept.append(min(each, count, left))
+        left -= kept[-1]
+    return kept
 
 
 def view_shapes(stack_shape: tuple[int, ...], tta: bool) -> list[tuple[int, ...]]:

@@ -21,7 +21,14 @@ from ..model.likelihood import GaussianLikelihood
 from ..uncertainty.intervals import gaussian_interval
 from ..validation import as_image_stack
 from .detail import restore_detail
-from .dihedral import augment, augmentations, samples_per_view, unaugment, view_shapes
+from .dihedral import (
+    augment,
+    augmentations,
+    kept_per_view,
+    samples_per_view,
+    unaugment,
+    view_shapes,
+)
 from .posterior import SampleCount, sample_plane
 from .results import Prediction, result_names
 from .runtime import plan_views, resolve_device, tile_context
@@ -69,11 +76,9 @@ class PlaneSampler:
         self.settings = settings
         self.transforms = augmentations(settings.tta)
         self.counts = samples_per_view(
-            settings.n_samples,
-            settings.tta,
-            keep_samples=settings.keep_samples,
-            map_estimate=settings.map_estimate,
+            settings.n_samples, settings.tta, map_estimate=settings.map_estimate
         )
+        self.kept = kept_per_view(settings.keep_samples, self.counts)
         views = view_shapes((1, *plane_shape), settings.tta)
         self.plans = plan_views(views, settings, model.network, device=device)
         self.context = tile_context(model, seed=settings.seed, device=device)
@@ -105,7 +110,7 @@ class PlaneSampler:
         """
         settings = self.settings
         results: dict[str, np.ndarray] = {}
-        spread, drawn = None, 0
+        spread, drawn, kept = None, 0, []
         for augmentation, (turns, flip) in enumerate(self.transforms):
             n_samples = self.counts[augmentation]
             view = augment(plane, turns, flip)
@@ -117,14 +122,15 @@ class PlaneSampler:
                 stream=(index, augmentation),
                 count=count,
                 n_samples=n_samples,
+                keep=self.kept[augmentation],
             )
+            if blend.samples is not None:  # kept samples of every view, turned back
+                kept.append(unaugment(blend.samples, turns, flip))
             if augmentation == 0:
                 results["mmse"], drawn = blend.mean.copy(), n_samples
                 spread = None if blend.variance is None else n_samples * blend.variance
                 if blend.map is not None:
                     results["map"] = blend.map
-                if blend.samples is not None:
-                    results["samples"] = blend.samples
                 continue
             # Pool the augmentations as one set of samples (Chan's parallel update of the
             # mean and of the sum of squared deviations, each view weighted by its count).
@@ -135,6 +141,8 @@ class PlaneSampler:
                 spread += n_samples * unaugment(blend.variance, turns, flip)
                 spread += delta**2 * (drawn * n_samples / (drawn + n_samples))
             drawn += n_samples
+        if kept:
+            results["samples"] = np.concatenate(kept)
         if spread is not None:
             spread /= drawn
             results["uncertainty"] = self.scale * np.sqrt(np.clip(spread, 0.0, None))

@@ -234,15 +234,16 @@ def sample_plane(
     stream: tuple[int, int],
     count: SampleCount,
     n_samples: int,
+    keep: int,
 ) -> Generator[Progress, None, TileBlend]:
-    """Sample every tile of one (augmented) plane with `n_samples`; return their blend."""
+    """Sample every tile of one (augmented) plane; keep `keep` samples; return the blend."""
     grid, batch = plan
     first = stream[1] == 0
     blend = TileBlend(
         grid,
         variance=settings.uncertainty or settings.interval is not None,
         map_=settings.map_estimate and first,
-        keep=settings.keep_samples if first else 0,
+        keep=keep,
     )
     for tile in grid:
         steps = sample_tile(

@@ -94,6 +94,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--n-filters", type=int, help="first-level filters (default: the trainer's choice)"
     )
     parser.add_argument("--depth", type=int, help="network levels (default: the trainer's choice)")
+    parser.add_argument(
+        "--z-dim", type=int, help="latent channels (default: the trainer's choice)"
+    )
     parser.add_argument("--no-bm3d", action="store_true", help="skip the BM3D+VST baseline")
     parser.add_argument("--no-map", action="store_true", help="skip the MAP estimate")
     parser.add_argument(
@@ -149,10 +152,14 @@ def calibrated_noise_model(stacks: list[np.ndarray], path: Path | None):
 
 
 def network_config(args, config: TrainingConfig) -> NetworkConfig | None:
-    """The trainer's default architecture with the filters and depth asked for, if any."""
+    """The trainer's default architecture with the filters, depth and latent asked for."""
     chosen = {
         key: value
-        for key, value in (("n_filters", args.n_filters), ("depth", args.depth))
+        for key, value in (
+            ("n_filters", args.n_filters),
+            ("depth", args.depth),
+            ("z_dim", args.z_dim),
+        )
         if value is not None
     }
     if not chosen:
@@ -204,7 +211,7 @@ def train_model(args, noisy: np.ndarray, noise_model, *, minutes: float, seed: i
         f"{trainer.train_seconds:.0f} s: {rate:.1f} training patches/s "
         f"({rate * config.patch_size**2 / 1e6:.2f} Mpixel/s), {trainer.device_choice.description},"
         f" mixed precision {model.provenance['mixed_precision']},"
-        f" {model.network_config.n_filters} filters",
+        f" {model.network_config.n_filters} filters, z_dim {model.network_config.z_dim}",
         flush=True,
     )
     return model
@@ -392,6 +399,7 @@ def record(args, source, minutes, seed, model, base, run) -> dict:
         "training_seconds": provenance.get("training_seconds"),
         "n_filters": model.network_config.n_filters,
         "depth": model.network_config.depth,
+        "z_dim": model.network_config.z_dim,
         "samples": args.samples,
         "views": args.views,
         "cpu": platform.processor() or platform.machine(),

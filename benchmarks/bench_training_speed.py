@@ -1,16 +1,20 @@
 """How close DivNoising training gets to what this CPU can compute, and what compiling buys.
 
-Prints, for each network width: the floating-point operations of one training patch
-(forward and backward, counted by ``torch.utils.flop_counter``), the measured training
-throughput (patches/s of real steps: ELBO, backward, Adam) and the GFLOP/s that makes,
-against the machine's own fp32 ceiling measured in the same process (a large matrix
-product, and a 3×3 convolution of the network's typical size). With ``--compile`` it also
-times ``torch.compile`` (compile seconds, and steps/s after it).
+Prints, for each network (levels, filters, latent channels) and precision: the
+floating-point operations of one training patch (forward and backward, counted by
+``torch.utils.flop_counter``), the measured training throughput (patches/s of real steps:
+ELBO with a GMM likelihood, backward, Adam) and the GFLOP/s that makes, against the
+machine's own ceiling measured in the same process at the same precision (a large matrix
+product, and a 3×3 convolution of the network's typical size; bf16 under autocast, as
+training runs where the CPU has native bf16). With ``--compile`` it also times
+``torch.compile`` (compile seconds, and steps/s after it).
 
 Usage (from the repository root)::
 
     python benchmarks/bench_training_speed.py
     python benchmarks/bench_training_speed.py --filters 8 16 32 --compile
+    python benchmarks/bench_training_speed.py --depths 1 --filters 16 --z-dims 16 64 \\
+        --precisions fp32 bf16
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--filters", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--depths", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--z-dims", type=int, nargs="+", default=[None], help="latent channels")
+    parser.add_argument(
+        "--precisions", nargs="+", choices=["fp32", "bf16"], default=["fp32"], help="autocast"
+    )
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=12, help="timed steps per setting")
@@ -52,15 +60,32 @@ def best_seconds(work, repeats: int) -> float:
     return float(np.median(times))
 
 
-def ceilings() -> dict[str, float]:
-    """GFLOP/s of a 2048² fp32 matrix product and of a 64→64 channel 3×3 convolution."""
+def cpu_name() -> str:
+    """The processor's model name (``platform.processor()`` is empty on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def autocast(precision: str):
+    """The context a training step runs in at `precision`."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def ceilings(precision: str) -> dict[str, float]:
+    """GFLOP/s of a 2048² matrix product and of a 64→64 channel 3×3 convolution."""
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    matmul = 2 * 2048**3 / best_seconds(lambda: a @ b, 5) / 1e9
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval()
     x = torch.randn(16, 64, 64, 64).contiguous(memory_format=torch.channels_last)
     conv = conv.to(memory_format=torch.channels_last)
     flops = 2 * 16 * 64 * 64 * 64 * 64 * 9
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision):
+        matmul = 2 * 2048**3 / best_seconds(lambda: a @ b, 5) / 1e9
         convolution = flops / best_seconds(lambda: conv(x), 5) / 1e9
     return {"matmul": matmul, "conv3x3": convolution}
 
@@ -72,9 +97,10 @@ def noise_model() -> GaussianMixtureNoiseModel:
     )
 
 
-def training_step(network, likelihood, optimizer, batch: torch.Tensor):
+def training_step(network, likelihood, optimizer, batch: torch.Tensor, precision: str = "fp32"):
     def step() -> None:
-        reconstruction, mu, logvar = network(batch)
+        with autocast(precision):
+            reconstruction, mu, logvar = network(batch)
         terms = elbo_terms(
             batch * 40 + 60,
             reconstruction,
@@ -92,6 +118,7 @@ def training_step(network, likelihood, optimizer, batch: torch.Tensor):
 
 
 def flops_per_patch(network, likelihood, batch: torch.Tensor) -> float:
+    """Floating-point operations of one training step, per patch (any precision)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
@@ -104,39 +131,49 @@ def flops_per_patch(network, likelihood, batch: torch.Tensor) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"CPU: {platform.processor() or platform.machine()}, {args.threads} threads")
-    ceiling = ceilings()
-    print(
-        f"fp32 ceiling: matmul {ceiling['matmul']:.0f} GFLOP/s, "
-        f"3×3 conv (64→64, channels-last) {ceiling['conv3x3']:.0f} GFLOP/s"
-    )
+    print(f"CPU: {cpu_name()}, {args.threads} threads, torch {torch.__version__}")
+    ceiling = {precision: ceilings(precision) for precision in args.precisions}
+    for precision, value in ceiling.items():
+        print(
+            f"{precision} ceiling: matmul {value['matmul']:.0f} GFLOP/s, "
+            f"3×3 conv (64→64, channels-last) {value['conv3x3']:.0f} GFLOP/s"
+        )
     likelihood = noise_model()
     size, n = args.patch_size, args.batch_size
     batch = torch.randn(n, 1, size, size).contiguous(memory_format=torch.channels_last)
-    print(f"\ntraining steps of {n} patches of {size}² (float32, channels-last)")
+    print(f"\ntraining steps of {n} patches of {size}² (channels-last)")
     print(
-        "depth  filters  MFLOP/patch  patches/s  GFLOP/s  % of conv ceiling  compile s  compiled/s"
+        "precision  depth  filters  z_dim  MFLOP/patch  patches/s  GFLOP/s  "
+        "% of conv ceiling  compile s  compiled/s"
     )
-    for depth, filters in [(d, f) for d in args.depths for f in args.filters]:
-        network = build_network(seed=0, depth=depth, n_filters=filters)
-        network = network.to(memory_format=torch.channels_last)
+    settings = [
+        (precision, depth, filters, z_dim)
+        for precision in args.precisions
+        for depth in args.depths
+        for filters in args.filters
+        for z_dim in args.z_dims
+    ]
+    for precision, depth, filters, z_dim in settings:
+        shape = {"depth": depth, "n_filters": filters} | ({"z_dim": z_dim} if z_dim else {})
+        network = build_network(seed=0, **shape).to(memory_format=torch.channels_last)
         flops = flops_per_patch(network, likelihood, batch)
         optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
-        seconds = best_seconds(training_step(network, likelihood, optimizer, batch), args.steps)
-        rate = n / seconds
+        step = training_step(network, likelihood, optimizer, batch, precision)
+        rate = n / best_seconds(step, args.steps)
         achieved = rate * flops / 1e9
         compiled = ""
         if args.compile:
             compiled_network = torch.compile(network)
             optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
-            step = training_step(compiled_network, likelihood, optimizer, batch)
+            step = training_step(compiled_network, likelihood, optimizer, batch, precision)
             start = time.perf_counter()
             step()
             compile_s = time.perf_counter() - start
             compiled = f"{compile_s:9.0f}  {n / best_seconds(step, args.steps):10.1f}"
         print(
-            f"{depth:5d}  {filters:7d}  {flops / 1e6:11.0f}  {rate:9.1f}  {achieved:7.1f}  "
-            f"{100 * achieved / ceiling['conv3x3']:17.0f}  {compiled}",
+            f"{precision:>9s}  {depth:5d}  {filters:7d}  {network.z_dim:5d}  {flops / 1e6:11.0f}  "
+            f"{rate:9.1f}  {achieved:7.1f}  "
+            f"{100 * achieved / ceiling[precision]['conv3x3']:17.0f}  {compiled}",
             flush=True,
         )
     return 0

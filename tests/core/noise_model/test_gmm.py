@@ -5,6 +5,10 @@ import pytest
 import torch
 
 from napari_divnoising.core.noise_model import GaussianMixtureNoiseModel
+from napari_divnoising.core.noise_model._mixture import (
+    fixed_log_likelihood,
+    log_likelihood_from_weight,
+)
 
 from .reference import reference_likelihood
 
@@ -24,6 +28,28 @@ def test_log_likelihood_is_the_reference_function(rng, n_coeff):
     got = model.log_likelihood(torch.tensor(observation), torch.tensor(signal))
     assert got.dtype == torch.float32
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_coeff", [1, 2, 3])
+def test_the_fused_gradient_in_the_signal_is_autograds(rng, n_coeff):
+    # Training differentiates the fixed mixture through a hand-written derivative; it must
+    # be the derivative of the fit's function everywhere, including signals outside the
+    # fitted range and variances held at their floor.
+    weight = torch.tensor(rng.normal(size=(9, n_coeff)))
+    weight[3:6, 0] += float(np.log(4.0))  # variances near the floor of 2: some floored
+    signal = torch.tensor(rng.uniform(-20.0, 340.0, 400), requires_grad=True)
+    observation = signal.detach() + torch.tensor(rng.normal(0.0, 30.0, 400))
+    settings = {"min_signal": 5.0, "max_signal": 300.0, "min_sigma": 2.0}
+    fused = fixed_log_likelihood(weight, observation, signal, **settings)
+    (fused_gradient,) = torch.autograd.grad(fused.sum(), signal)
+    autograd = log_likelihood_from_weight(weight, observation, signal, **settings)
+    (autograd_gradient,) = torch.autograd.grad(autograd.sum(), signal)
+    torch.testing.assert_close(fused, autograd, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(fused_gradient, autograd_gradient, rtol=1e-8, atol=1e-10)
+    assert torch.autograd.gradcheck(
+        lambda s: fixed_log_likelihood(weight, observation[:20], s, **settings),
+        (signal[:20].detach().clone().requires_grad_(True),),
+    )
 
 
 def test_log_likelihood_stays_finite_far_in_the_tails(tiny_gmm):

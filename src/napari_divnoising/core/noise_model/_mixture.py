@@ -11,7 +11,7 @@ import math
 
 import torch
 
-__all__ = ["TOL", "log_likelihood_from_weight", "mixture_parameters"]
+__all__ = ["TOL", "fixed_log_likelihood", "log_likelihood_from_weight", "mixture_parameters"]
 
 #: The reference adds this to the mixture density. Here it is only the fit's robust floor
 #: (see :func:`log_likelihood_from_weight`): a log-sum-exp never needs it to stay finite.
@@ -115,3 +115,130 @@ def log_likelihood_from_weight(
     if floor <= 0:
         return log_p
     return torch.logaddexp(log_p, torch.full_like(log_p, math.log(floor)))
+
+
+def _polynomial_with_slope(
+    coefficients: list[float], u: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``P(u)`` and ``dP/du`` for scalar `coefficients` (lowest order first)."""
+    value = torch.full_like(u, coefficients[-1])
+    slope = torch.zeros_like(u)
+    for coefficient in reversed(coefficients[:-1]):
+        slope = slope.mul_(u).add_(value)
+        value = value.mul(u).add_(coefficient)
+    return value, slope
+
+
+def _log_likelihood_and_slope(
+    weight: torch.Tensor,
+    observation: torch.Tensor,
+    signal: torch.Tensor,
+    *,
+    min_signal: float,
+    max_signal: float,
+    min_sigma: float,
+    with_slope: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``log p(x|s)`` and, if asked, ``d log p / ds``, one component at a time.
+
+    The same function as :func:`log_likelihood_from_weight`, evaluated on tensors of the
+    signal's shape with scalar coefficients: every operation then runs over one contiguous
+    array, where the ``(..., K)`` layout makes each a short strided loop and autograd would
+    keep a dozen such tensors for its backward pass.
+    """
+    n_gaussian = weight.shape[0] // 3
+    rows = weight.detach().double().cpu().tolist()
+    span = max_signal - min_signal
+    observation, signal = torch.broadcast_tensors(observation, signal)
+    u = (signal - min_signal) / span
+    # The derivatives are taken with respect to u; d s / d u = span.
+    raw_means, variances, logits = [], [], []
+    for k in range(n_gaussian):
+        raw_means.append(_polynomial_with_slope(rows[k], u))
+        value, slope = _polynomial_with_slope([math.exp(c) for c in rows[n_gaussian + k]], u)
+        floored = value <= min_sigma
+        variances.append((value.clamp_(min=min_sigma), slope.masked_fill_(floored, 0.0)))
+        logits.append(_polynomial_with_slope(rows[2 * n_gaussian + k], u))
+    normaliser = torch.logsumexp(torch.stack([value for value, _ in logits]), dim=0)
+    log_weights = [value - normaliser for value, _ in logits]
+    weights = [log_weight.exp() for log_weight in log_weights]
+    mixture_mean = sum(w * m for w, (m, _) in zip(weights, raw_means, strict=True))
+    terms = []
+    for k in range(n_gaussian):
+        variance = variances[k][0]
+        residual = observation - (raw_means[k][0] - mixture_mean + signal)
+        log_normal = -0.5 * (residual.square() / variance + variance.log() + _LOG_2PI)
+        terms.append(log_weights[k] + log_normal)
+    log_p = torch.logsumexp(torch.stack(terms), dim=0)
+    if not with_slope:
+        return log_p, None
+    mean_logit_slope = sum(w * slope for w, (_, slope) in zip(weights, logits, strict=True))
+    log_weight_slopes = [slope - mean_logit_slope for _, slope in logits]
+    mixture_mean_slope = sum(
+        w * (lws * m + dm)
+        for w, lws, (m, dm) in zip(weights, log_weight_slopes, raw_means, strict=True)
+    )
+    slope_of_log_p = torch.zeros_like(log_p)
+    for k in range(n_gaussian):
+        (raw_mean, raw_mean_slope), (variance, variance_slope) = raw_means[k], variances[k]
+        residual = observation - (raw_mean - mixture_mean + signal)
+        mean_slope = raw_mean_slope - mixture_mean_slope + span
+        scaled = residual / variance
+        log_normal_slope = scaled * mean_slope + 0.5 * variance_slope / variance * (
+            scaled * residual - 1.0
+        )
+        responsibility = (terms[k] - log_p).exp_()
+        slope_of_log_p += responsibility * (log_weight_slopes[k] + log_normal_slope)
+    return log_p, slope_of_log_p / span
+
+
+class _SignalLogLikelihood(torch.autograd.Function):
+    """``log p(x|s)`` differentiable in the signal only.
+
+    Its derivative is computed in the forward pass; the noise model is fixed, so the weight
+    gets no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, weight, observation, signal, min_signal, max_signal, min_sigma):
+        log_p, slope = _log_likelihood_and_slope(
+            weight,
+            observation,
+            signal,
+            min_signal=min_signal,
+            max_signal=max_signal,
+            min_sigma=min_sigma,
+            with_slope=ctx.needs_input_grad[2],
+        )
+        ctx.save_for_backward(slope if slope is not None else torch.empty(0))
+        ctx.signal_shape = signal.shape
+        return log_p
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (slope,) = ctx.saved_tensors
+        grad_signal = None
+        if ctx.needs_input_grad[2]:
+            grad_signal = (grad_output * slope).sum_to_size(ctx.signal_shape)
+        return None, None, grad_signal, None, None, None
+
+
+def fixed_log_likelihood(
+    weight: torch.Tensor,
+    observation: torch.Tensor,
+    signal: torch.Tensor,
+    *,
+    min_signal: float,
+    max_signal: float,
+    min_sigma: float,
+) -> torch.Tensor:
+    """Elementwise exact ``log p(x|s)`` of a fixed mixture, differentiable in `signal`.
+
+    Equal to :func:`log_likelihood_from_weight` with ``floor=0`` (to float32 rounding) and
+    about twice as fast with a gradient: what a VAE's training evaluates at every step.
+    The weight never receives a gradient; the fit, which needs one, uses
+    :func:`log_likelihood_from_weight`.
+    """
+    return _SignalLogLikelihood.apply(
+        weight, observation, signal, float(min_signal), float(max_signal), float(min_sigma)
+    )

@@ -17,7 +17,9 @@ where the reference's direct sum underflows and the reference adds 1e-10 to the 
 That offset is left out of the likelihood on purpose: it is flat, so far from the
 observation it has no gradient, and a VAE trained with it can collapse onto a constant
 image (on FMD confocal data it did, every time). Only the fit keeps it, as a robust
-floor for outliers (see ``_mixture.log_likelihood_from_weight``).
+floor for outliers (see ``_mixture.log_likelihood_from_weight``). The model evaluates the
+same function one component at a time, with its derivative in the signal computed in the
+same pass (``_mixture.fixed_log_likelihood``): training evaluates it at every step.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import torch
 
 from ..errors import SettingsError
 from ._file_format import METADATA_KEY, encode_metadata, resolve_suffix, write_atomically
-from ._mixture import log_likelihood_from_weight, mixture_parameters
+from ._mixture import fixed_log_likelihood, mixture_parameters
 from .base import NoiseModel
 
 __all__ = ["GaussianMixtureNoiseModel"]
@@ -142,7 +144,7 @@ class GaussianMixtureNoiseModel(NoiseModel):
         """
         signal = torch.as_tensor(signal).float()
         observation = torch.as_tensor(observation, device=signal.device).float()
-        return log_likelihood_from_weight(
+        return fixed_log_likelihood(
             self._weight_on(signal.device),
             observation,
             signal,

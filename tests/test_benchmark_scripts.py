@@ -45,7 +45,7 @@ def test_a_record_holds_the_mean_scores_and_the_baseline_timing():
     args = bench.parse_args(["--minutes", "2"])
     model = SimpleNamespace(
         provenance={"n_steps": 40, "training_seconds": 120.0},
-        network_config=SimpleNamespace(n_filters=16, depth=1),
+        network_config=SimpleNamespace(n_filters=16, depth=1, z_dim=32),
     )
     base = {"noisy": [(30.0, 0.7), (32.0, 0.8)], "bm3d_seconds": 12.0}
     run = {"mmse": [(35.0, 0.9), (37.0, 0.9)]}

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ from napari_divnoising.core.model.config import (
     TrainingConfig,
     default_network_config,
 )
+from napari_divnoising.core.model.device import select_device
 from napari_divnoising.core.model_files import load_noise_model
 from napari_divnoising.core.model_files.bundle import load_model, save_model
 from napari_divnoising.core.noise_model import fit_noise_model
@@ -402,7 +402,7 @@ def record(args, source, minutes, seed, model, base, run) -> dict:
         "z_dim": model.network_config.z_dim,
         "samples": args.samples,
         "views": args.views,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": select_device("cpu").description,
         "threads": args.threads,
         **{
             f"{name}_psnr": float(np.mean([v[0] for v in values])) for name, values in scored(base)
@@ -427,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data folder {args.data} not found", file=sys.stderr)
         return 1
     torch.set_num_threads(args.threads)
+    print(select_device("cpu").description, flush=True)
     stacks, truths = load_views(args.data, args.views)
     noisy = np.stack([s[0] for s in stacks])
     if args.model is not None:

@@ -26,7 +26,7 @@ import numpy as np
 import tifffile
 import torch
 
-from napari_divnoising.core.model.config import TrainingConfig
+from napari_divnoising.core.model.config import TrainingConfig, default_network_config
 from napari_divnoising.core.model.likelihood import GaussianLikelihood
 from napari_divnoising.core.noise_model import fit_noise_model
 from napari_divnoising.core.noise_model.calibration import calibration_pairs
@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--top", type=int, default=15, help="operators listed")
     parser.add_argument("--views", type=int, default=3, help="FMD views to train on")
+    parser.add_argument(
+        "--z-dim", type=int, default=None, help="latent channels (default: the trainer's choice)"
+    )
     return parser.parse_args(argv)
 
 
@@ -56,14 +59,22 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def training_state(views: int) -> TrainingState:
-    """The default budgeted training on FMD frame 0 of `views` views, calibrated GMM."""
+def training_state(views: int, z_dim: int | None = None) -> TrainingState:
+    """The default budgeted training on FMD frame 0 of `views` views, calibrated GMM.
+
+    `z_dim` replaces only the latent size of the default network (to profile another one).
+    """
     stacks = [tifffile.imread(DATA / f"view{v:02d}_raw.tif") for v in range(1, views + 1)]
     pairs = calibration_pairs(stacks)
     noise_model = fit_noise_model(pairs.signal, pairs.observation, n_iterations=300)
     images = [stack[0] for stack in stacks]
     config = TrainingConfig(time_budget_minutes=15, seed=0)
-    return TrainingState(images, noise_model=noise_model, config=config, device="cpu")
+    network = default_network_config(config)
+    if z_dim is not None:
+        network = network.model_copy(update={"z_dim": z_dim})
+    return TrainingState(
+        images, noise_model=noise_model, config=config, network_config=network, device="cpu"
+    )
 
 
 def seconds_per_step(state: TrainingState, steps: int, warmup: int) -> float:
@@ -93,7 +104,7 @@ def profile_table(state: TrainingState, steps: int, warmup: int, top: int) -> st
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    state = training_state(args.views)
+    state = training_state(args.views, args.z_dim)
     cfg, net = state.config, state.network_config
     print(
         f"CPU: {cpu_name()} ({args.threads} threads), torch {torch.__version__}, "

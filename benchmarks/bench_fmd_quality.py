@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--patch-size", type=int, help="override the budget default (64)")
-    parser.add_argument("--batch-size", type=int, help="override the budget default (64)")
+    parser.add_argument("--batch-size", type=int, help="override the budget default (32)")
     parser.add_argument("--learning-rate", type=float, help="override the budget default (3e-3)")
     parser.add_argument("--lr-schedule", choices=["auto", "plateau", "cosine"], default="auto")
     parser.add_argument("--train-fraction", type=float, default=0.85)

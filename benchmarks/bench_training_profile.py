@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--z-dim", type=int, default=None, help="latent channels (default: the trainer's choice)"
     )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="patches per step (default: the budget's)"
+    )
     return parser.parse_args(argv)
 
 
@@ -59,16 +62,20 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def training_state(views: int, z_dim: int | None = None) -> TrainingState:
+def training_state(
+    views: int, z_dim: int | None = None, batch_size: int | None = None
+) -> TrainingState:
     """The default budgeted training on FMD frame 0 of `views` views, calibrated GMM.
 
-    `z_dim` replaces only the latent size of the default network (to profile another one).
+    `z_dim` and `batch_size` replace only the latent size of the default network and the
+    batch size (to profile another setting).
     """
     stacks = [tifffile.imread(DATA / f"view{v:02d}_raw.tif") for v in range(1, views + 1)]
     pairs = calibration_pairs(stacks)
     noise_model = fit_noise_model(pairs.signal, pairs.observation, n_iterations=300)
     images = [stack[0] for stack in stacks]
-    config = TrainingConfig(time_budget_minutes=15, seed=0)
+    batch = {} if batch_size is None else {"batch_size": batch_size}
+    config = TrainingConfig(time_budget_minutes=15, seed=0, **batch)
     network = default_network_config(config)
     if z_dim is not None:
         network = network.model_copy(update={"z_dim": z_dim})
@@ -104,7 +111,7 @@ def profile_table(state: TrainingState, steps: int, warmup: int, top: int) -> st
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    state = training_state(args.views, args.z_dim)
+    state = training_state(args.views, args.z_dim, args.batch_size)
     cfg, net = state.config, state.network_config
     print(
         f"CPU: {cpu_name()} ({args.threads} threads), torch {torch.__version__}, "

@@ -29,12 +29,14 @@ def test_reference_defaults():
 
 def test_time_budget_brings_fast_defaults_but_keeps_explicit_values():
     config = TrainingConfig(time_budget_minutes=15)
-    assert (config.patch_size, config.batch_size, config.learning_rate) == (64, 64, 3e-3)
+    assert (config.patch_size, config.batch_size, config.learning_rate) == (64, 32, 3e-3)
     assert config.resolved_lr_schedule == "cosine"
-    explicit = TrainingConfig(time_budget_minutes=15, patch_size=128, lr_schedule="plateau")
+    explicit = TrainingConfig(
+        time_budget_minutes=15, patch_size=128, batch_size=16, lr_schedule="plateau"
+    )
     assert (explicit.patch_size, explicit.batch_size, explicit.resolved_lr_schedule) == (
         128,
-        64,
+        16,
         "plateau",
     )
 

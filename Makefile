@@ -15,7 +15,7 @@ GUI_PACKAGES := xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-u
 	libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-cursor0 libxkbcommon-x11-0 \
 	libgl1 libegl1 libdbus-1-3 libfontconfig1
 
-.PHONY: install demo test lint format gui-deps screenshots bench clean
+.PHONY: install demo test test-loaded lint format gui-deps screenshots bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,18 @@ gui-deps:
 
 test: $(STAMP) gui-deps
 	$(BIN)/python -m pytest
+
+# The tests that wait (child processes, the GUI, dask clusters) on a busy machine: beside one
+# CPU-bound process per core, as on a shared workstation. `make test-loaded LOADED_TESTS=tests`
+# runs the whole suite so.
+LOADED_TESTS ?= tests/catalogue/test_faults.py tests/widgets tests/core/prediction/test_to_zarr.py \
+	tests/cli/test_predict_stacks.py tests/core/noise_model/test_bootstrap.py
+test-loaded: $(STAMP) gui-deps
+	@hogs=""; for core in $$(seq $$(nproc)); do \
+		$(PYTHON) -c 'while True: pass' & hogs="$$hogs $$!"; done; \
+	trap 'kill $$hogs' EXIT; \
+	echo "beside $$(nproc) CPU-bound processes:$$hogs"; \
+	$(BIN)/python -m pytest $(LOADED_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks docs

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .waiting import EVENT_WAIT_S
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src" / "napari_divnoising"
 
@@ -38,7 +40,7 @@ def test_example_script_runs_end_to_end(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=EVENT_WAIT_S,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]

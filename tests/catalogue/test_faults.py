@@ -31,11 +31,13 @@ from napari_divnoising.core.errors import ModelFileError
 from napari_divnoising.core.model_files import load_noise_model
 from napari_divnoising.core.model_files.bundle import load_model, save_model
 
+from ..waiting import EVENT_WAIT_S
 from .conftest import refused
 
 TINY = ["--max-epochs", "1", "--patch-size", "32", "--batch-size", "4", "--quiet"]
-#: Seconds any single wait on a child process may take before the test fails.
-WAIT_S = 120
+#: Seconds any single wait on a child process may take before the test fails: every wait
+#: ends on its event (a line, an exit), so this only catches a hang, also on a busy machine.
+WAIT_S = EVENT_WAIT_S
 PARTIAL = ".partial"
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and mounts")
@@ -335,7 +337,7 @@ def _mount_tmpfs(disk: Path) -> str | None:
         mounted = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
             capture_output=True,
-            timeout=30,
+            timeout=WAIT_S,
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         return str(err)
@@ -362,8 +364,8 @@ def full_disk(tmp_path, monkeypatch):
             os.close(filler)
         yield FullDisk(disk / "out", monkeypatch, real=True)
     finally:
-        if subprocess.run(["umount", str(disk)], capture_output=True, timeout=30).returncode:
-            subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30)
+        if subprocess.run(["umount", str(disk)], capture_output=True, timeout=WAIT_S).returncode:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=WAIT_S)
 
 
 def _argv_writing_into(command: str, workspace, out_dir: Path) -> list:

@@ -8,6 +8,8 @@ import sys
 
 from napari_divnoising.cli import main
 
+from ..waiting import EVENT_WAIT_S
+
 TINY = ["--max-epochs", "1", "--patch-size", "32", "--batch-size", "4", "--quiet"]
 
 
@@ -31,7 +33,11 @@ def test_a_model_trained_with_a_histogram_noise_model_runs_elsewhere(workspace, 
     )
     # A fresh process in a folder without the noise-model file or the training data.
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=elsewhere, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=EVENT_WAIT_S,
     )
     assert done.returncode == 0, done.stderr[-1500:]
     assert (elsewhere / "out" / "image_mmse.tif").is_file()

@@ -61,9 +61,10 @@ def test_image_is_structured_not_flat(data):
 
 
 def test_default_is_fast():
-    start = time.perf_counter()
+    # CPU time, not wall clock: other jobs on a shared machine do not count against it.
+    start = time.process_time()
     default = make_sample_data()
-    assert time.perf_counter() - start < 5.0  # ~0.4 s on an idle CPU; CI machines are shared
+    assert time.process_time() - start < 5.0  # ~0.4 s of CPU
     assert default.noisy.shape == (3, 256, 256)
     assert default.calibration.shape == (50, 256, 256)
 

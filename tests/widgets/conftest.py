@@ -7,6 +7,8 @@ import gc
 import numpy as np
 import pytest
 
+from ..waiting import EVENT_WAIT_MS
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _few_torch_threads():
@@ -59,10 +61,10 @@ def no_leaked_workers(qtbot):
 
     assert not WorkerBase._worker_set, "a worker from an earlier test is still running"
     yield
-    qtbot.waitUntil(lambda: not WorkerBase._worker_set, timeout=20_000)
+    qtbot.waitUntil(lambda: not WorkerBase._worker_set, timeout=EVENT_WAIT_MS)
 
 
-def wait_for(qtbot, runner, timeout: int = 60_000) -> None:
+def wait_for(qtbot, runner, timeout: int = EVENT_WAIT_MS) -> None:
     """Wait until `runner`'s job has ended and its signals have been delivered."""
     qtbot.waitUntil(lambda: not runner.running, timeout=timeout)
 

@@ -17,12 +17,16 @@ from napari_divnoising.widgets.quality import QualityControlWidget
 from napari_divnoising.widgets.sampling import SamplingWidget
 from napari_divnoising.widgets.training import TrainingWidget
 
+from ..waiting import EVENT_WAIT_MS, slowdown
 from .conftest import make_tiny, wait_for
 
 pytestmark = pytest.mark.gui
 
-#: The most a click on Stop may take to end a job, in seconds (the issue's promise).
+#: The most a click on Stop may take to end a job on an idle machine, in seconds (the
+#: promise); see :func:`assert_stop_keeps_its_promise` for a busy one.
 STOP_WITHIN_S = 1.0
+#: The longest the event loop may be blocked on an idle machine, in milliseconds.
+BLOCK_WITHIN_MS = 200
 
 
 @pytest.fixture
@@ -39,13 +43,20 @@ def docked(viewer, widget_class):
     return widget
 
 
-def stop_seconds(qtbot, runner, *, started) -> float:
-    """Wait until `started()`, click Stop and return how long the job took to end."""
-    qtbot.waitUntil(started, timeout=60_000)
+def assert_stop_keeps_its_promise(qtbot, runner, *, started) -> None:
+    """Wait until `started()`, click Stop and check the job ended within the promise.
+
+    The promise is :data:`STOP_WITHIN_S` on an idle machine; the bound is scaled by the
+    slowdown measured now, while the job runs, so a busy machine does not fail the test
+    and a Stop that is ignored (the jobs here would run for minutes) still does.
+    """
+    qtbot.waitUntil(started, timeout=EVENT_WAIT_MS)
+    limit = STOP_WITHIN_S * slowdown()
     start = time.perf_counter()
     runner.stop_button.click()
-    qtbot.waitUntil(lambda: not runner.running, timeout=10_000)
-    return time.perf_counter() - start
+    qtbot.waitUntil(lambda: not runner.running, timeout=EVENT_WAIT_MS)
+    took = time.perf_counter() - start
+    assert took < limit, f"Stop took {took:.2f} s to end the job (bound here: {limit:.2f} s)"
 
 
 # -- smart defaults ---------------------------------------------------------------------
@@ -103,7 +114,7 @@ def test_stop_during_the_fit_keeps_the_model_so_far(sample_layers, qtbot):
     widget.form.n_iterations.value = 100_000  # would run for many minutes
     widget.runner.run_button.click()
     fitting = lambda: "fitting noise model" in widget.runner.status.text()  # noqa: E731
-    assert stop_seconds(qtbot, widget.runner, started=fitting) < STOP_WITHIN_S
+    assert_stop_keeps_its_promise(qtbot, widget.runner, started=fitting)
     text = widget.runner.status.text()
     assert text.startswith("Stopped after ") and "iterations: model kept" in text
     assert widget.store.noise_model is not None and "stopped at" in widget.store.noise_model_label
@@ -115,7 +126,7 @@ def test_stop_during_the_bootstrap_acts_at_once_and_keeps_nothing(sample_layers,
     widget.form.source.value = BOOTSTRAP
     widget.runner.run_button.click()
     bootstrapping = lambda: "bootstrapping" in widget.runner.status.text()  # noqa: E731
-    assert stop_seconds(qtbot, widget.runner, started=bootstrapping) < STOP_WITHIN_S
+    assert_stop_keeps_its_promise(qtbot, widget.runner, started=bootstrapping)
     assert widget.runner.status.text() == "Stopped before the fit began: nothing kept."
     assert widget.store.noise_model is None
     assert widget.runner.progress_bar.value() == 0
@@ -136,7 +147,7 @@ def test_stop_during_training_keeps_the_best_epoch(with_noise_model, qtbot):
     make_tiny(widget.form, max_epochs=10_000, steps_per_epoch=5)
     widget.runner.run_button.click()
     epochs = lambda: len(widget.loss_plot.epochs) >= 2  # noqa: E731
-    assert stop_seconds(qtbot, widget.runner, started=epochs) < STOP_WITHIN_S
+    assert_stop_keeps_its_promise(qtbot, widget.runner, started=epochs)
     assert "epochs: model kept (best epoch" in widget.runner.status.text()
     assert widget.store.model is not None
 
@@ -152,7 +163,7 @@ def test_stop_in_the_first_epoch_of_continued_training_keeps_the_earlier_model(
     make_tiny(widget.form, max_epochs=5, steps_per_epoch=100_000)
     widget.continue_button.changed.emit(True)
     stepping = lambda: "step" in widget.runner.status.text()  # noqa: E731
-    assert stop_seconds(qtbot, widget.runner, started=stepping) < STOP_WITHIN_S
+    assert_stop_keeps_its_promise(qtbot, widget.runner, started=stepping)
     assert "the earlier model is kept, unchanged" in widget.runner.status.text()
     assert widget.store.model is earlier
 
@@ -180,7 +191,7 @@ def test_stop_during_sampling_acts_at_once_and_adds_nothing(with_noise_model, qt
     layers = len(viewer.layers)
     widget.runner.run_button.click()
     sampling = lambda: "sampling posterior" in widget.runner.status.text()  # noqa: E731
-    assert stop_seconds(qtbot, widget.runner, started=sampling) < STOP_WITHIN_S
+    assert_stop_keeps_its_promise(qtbot, widget.runner, started=sampling)
     assert widget.runner.status.text() == "stopped: nothing kept"
     assert len(viewer.layers) == layers
 
@@ -196,7 +207,7 @@ def longest_block_ms(qtbot, runner, start) -> float:
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
     start()
-    qtbot.waitUntil(lambda: not runner.running, timeout=120_000)
+    qtbot.waitUntil(lambda: not runner.running, timeout=EVENT_WAIT_MS)
     qtbot.wait(50)  # the results' layers are added on the main thread: count them too
     timer.stop()
     return 1000 * float(np.max(np.diff(ticks)))
@@ -220,10 +231,12 @@ def one_layer_ms(viewer, qtbot, shape: tuple[int, ...]) -> float:
     return spent
 
 
-def test_the_event_loop_never_blocks_for_200_ms_while_training_and_sampling(
+def test_the_event_loop_is_never_blocked_for_200_ms_while_training_and_sampling(
     with_noise_model, qtbot
 ):
     viewer = with_noise_model
+    # Other jobs on the machine stretch every block alike: the bound grows with them.
+    factor = slowdown()
     trainer = docked(viewer, TrainingWidget)
     make_tiny(trainer.form, max_epochs=3, steps_per_epoch=10)
     trained = longest_block_ms(qtbot, trainer.runner, trainer.runner.run_button.click)
@@ -235,13 +248,15 @@ def test_the_event_loop_never_blocks_for_200_ms_while_training_and_sampling(
     assert "noisy frames_mmse" in [layer.name for layer in viewer.layers]
     print(
         f"longest event-loop block: training {trained:.0f} ms, sampling {sampled:.0f} ms "
-        f"(adding one layer: {layer_ms:.0f} ms)"
+        f"(adding one layer: {layer_ms:.0f} ms; slowdown {factor:.2f}×)"
     )
-    assert trained < 200, f"training blocked the event loop for {trained:.0f} ms"
-    limit = 200 + layer_ms
-    assert sampled < limit, (
-        f"sampling blocked the event loop for {sampled:.0f} ms, more than 200 ms beyond "
-        f"adding one result layer ({layer_ms:.0f} ms on this machine)"
+    bound = BLOCK_WITHIN_MS * factor
+    assert trained < bound, (
+        f"training blocked the event loop for {trained:.0f} ms (bound here: {bound:.0f} ms)"
+    )
+    assert sampled < bound + layer_ms, (
+        f"sampling blocked the event loop for {sampled:.0f} ms, more than {bound:.0f} ms "
+        f"beyond adding one result layer ({layer_ms:.0f} ms on this machine)"
     )
 
 

@@ -4,6 +4,7 @@ import pytest
 from napari_divnoising.widgets._noise_model_form import BOOTSTRAP, CALIBRATION_FILES, LOAD
 from napari_divnoising.widgets.noise_model import NoiseModelWidget
 
+from ..waiting import EVENT_WAIT_MS
 from .conftest import wait_for
 
 pytestmark = pytest.mark.gui
@@ -51,7 +52,7 @@ def test_histogram_and_bootstrap(widget, viewer, qtbot):
     assert not widget.form.bins.native.isHidden()
     assert widget.form.n_gaussian.native.isHidden()
     widget.runner.run_button.click()
-    wait_for(qtbot, widget.runner, timeout=60_000)
+    wait_for(qtbot, widget.runner, timeout=EVENT_WAIT_MS)
     assert widget.store.noise_model.kind == "histogram"
     assert "bootstrapped from 'one frame'" in widget.store.noise_model_label
 
@@ -168,7 +169,7 @@ def test_dock_and_command_line_make_the_same_noise_model(
         flag = "--bootstrap"
     widget.form.seed.value = 3
     widget.runner.run_button.click()
-    wait_for(qtbot, widget.runner, timeout=120_000)
+    wait_for(qtbot, widget.runner, timeout=EVENT_WAIT_MS)
     in_dock = widget.store.noise_model
     on_command_line = _cli_model(tmp_path, flag, image, "--iterations", "5", "--seed", "3")
     assert in_dock.metadata["source"] == on_command_line.metadata["source"] == source

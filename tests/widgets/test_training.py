@@ -4,6 +4,7 @@ import pytest
 from napari_divnoising.widgets._training_form import GAUSSIAN
 from napari_divnoising.widgets.training import TrainingWidget
 
+from ..waiting import EVENT_WAIT_MS
 from .conftest import make_tiny, wait_for
 
 pytestmark = pytest.mark.gui
@@ -41,7 +42,7 @@ def test_training_plots_each_epoch_and_offers_the_model(widget, qtbot, notificat
 def test_stop_during_training_keeps_the_best_model(widget, qtbot):
     make_tiny(widget.form, max_epochs=10_000, steps_per_epoch=1)
     widget.runner.run_button.click()
-    qtbot.waitUntil(lambda: len(widget.loss_plot.epochs) >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: len(widget.loss_plot.epochs) >= 2, timeout=EVENT_WAIT_MS)
     widget.runner.stop_button.click()
     wait_for(qtbot, widget.runner)
 
@@ -110,9 +111,9 @@ def test_closing_the_viewer_during_training_stops_the_worker(viewer, widget, qtb
 
     make_tiny(widget.form, max_epochs=10_000, steps_per_epoch=1)
     widget.runner.run_button.click()
-    qtbot.waitUntil(lambda: len(widget.loss_plot.epochs) >= 1, timeout=30_000)
+    qtbot.waitUntil(lambda: len(widget.loss_plot.epochs) >= 1, timeout=EVENT_WAIT_MS)
     viewer.close()
-    qtbot.waitUntil(lambda: not WorkerBase._worker_set, timeout=20_000)
+    qtbot.waitUntil(lambda: not WorkerBase._worker_set, timeout=EVENT_WAIT_MS)
 
 
 def test_closing_the_dock_during_training_stops_the_worker(viewer, widget, qtbot):
@@ -120,9 +121,9 @@ def test_closing_the_dock_during_training_stops_the_worker(viewer, widget, qtbot
 
     make_tiny(widget.form, max_epochs=10_000, steps_per_epoch=1)
     widget.runner.run_button.click()
-    qtbot.waitUntil(lambda: len(widget.loss_plot.epochs) >= 1, timeout=30_000)
+    qtbot.waitUntil(lambda: len(widget.loss_plot.epochs) >= 1, timeout=EVENT_WAIT_MS)
     viewer.window.remove_dock_widget(widget)
-    qtbot.waitUntil(lambda: not WorkerBase._worker_set, timeout=20_000)
+    qtbot.waitUntil(lambda: not WorkerBase._worker_set, timeout=EVENT_WAIT_MS)
     assert not widget.runner.running
     widget.deleteLater()  # napari hands an undocked widget back to the caller
 

@@ -1,5 +1,6 @@
 """The Run/Stop strip: progress, Stop, errors and warnings from a job, without a viewer."""
 
+import threading
 import time
 import warnings
 
@@ -9,6 +10,7 @@ from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.events import Progress
 from napari_divnoising.widgets._workers import JobRunner, describe_error, format_seconds
 
+from ..waiting import EVENT_WAIT_MS, EVENT_WAIT_S
 from .conftest import wait_for
 
 pytestmark = pytest.mark.gui
@@ -46,27 +48,33 @@ def test_progress_and_result_reach_the_main_thread(runner, qtbot):
 
 
 def test_the_status_reports_at_once_and_elapsed_time_ticks_between_events(runner, qtbot):
+    ticked = threading.Event()
+
     def slow():
-        time.sleep(1.3)  # a first step longer than the timer's tick
+        # A first step that lasts until the elapsed time has ticked, however busy the machine.
+        ticked.wait(EVENT_WAIT_S)
         yield Progress("counting", 1, 1)
 
     runner.start(slow())
     # Before any event: a busy indicator and the time already running.
     assert runner.progress_bar.maximum() == 0
     assert runner.status.text().startswith("starting… · 0:00 elapsed")
-    qtbot.waitUntil(lambda: "0:01 elapsed" in runner.status.text(), timeout=3_000)
+    try:
+        qtbot.waitUntil(lambda: "0:01 elapsed" in runner.status.text(), timeout=EVENT_WAIT_MS)
+    finally:
+        ticked.set()
     wait_for(qtbot, runner)
 
 
 def test_stop_says_what_was_kept(runner, qtbot):
     runner.start(counting(10_000, delay=0.01), on_aborted=lambda: "stopped: 3 things kept")
-    qtbot.waitUntil(lambda: runner.progress_bar.value() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: runner.progress_bar.value() > 0, timeout=EVENT_WAIT_MS)
     runner.stop_button.click()
     wait_for(qtbot, runner)
     assert runner.status.text() == "stopped: 3 things kept"
     assert runner.progress_bar.value() == 0
     runner.start(counting(10_000, delay=0.01))
-    qtbot.waitUntil(lambda: runner.progress_bar.value() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: runner.progress_bar.value() > 0, timeout=EVENT_WAIT_MS)
     runner.stop_button.click()
     wait_for(qtbot, runner)
     assert runner.status.text() == "stopped: nothing kept"
@@ -79,7 +87,7 @@ def test_stop_ends_the_job_at_its_next_step(runner, qtbot):
         on_returned=results.append,
         on_aborted=lambda: aborted.append(1),
     )
-    qtbot.waitUntil(lambda: runner.progress_bar.value() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: runner.progress_bar.value() > 0, timeout=EVENT_WAIT_MS)
     runner.stop_button.click()
     wait_for(qtbot, runner)
     assert aborted == [1]

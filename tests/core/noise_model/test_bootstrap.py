@@ -19,6 +19,8 @@ from napari_divnoising.core.noise_model.poisson_gaussian import PoissonGaussianP
 from napari_divnoising.core.quality.metrics import psnr
 from napari_divnoising.core.sample_data import make_sample_data
 
+from ...waiting import slowdown
+
 
 @pytest.fixture(scope="module")
 def sample():
@@ -101,9 +103,11 @@ def test_closing_the_bootstrap_stops_its_child_process_at_once(sample, monkeypat
         next(job)
     for _ in range(3):  # the pass is running: the job still reports, every 0.2 s
         assert next(job).stage == STAGE
+    limit = 1.0 * slowdown()  # a second on an idle machine, more where the cores are shared
     start = time.perf_counter()
     job.close()
-    assert time.perf_counter() - start < 1.0
+    took = time.perf_counter() - start
+    assert took < limit, f"closing took {took:.2f} s (bound here: {limit:.2f} s)"
     assert started[0].poll() is not None  # the child is gone, not finishing its pass
 
 

@@ -8,6 +8,8 @@ import pytest
 
 import napari_divnoising.core.noise_model as noise_models
 
+from ...waiting import EVENT_WAIT_S
+
 
 def test_importing_the_package_does_not_import_torch():
     code = (
@@ -17,7 +19,7 @@ def test_importing_the_package_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert not any(m.startswith(('napari.', 'qtpy', 'PyQt')) for m in sys.modules)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=EVENT_WAIT_S)
 
 
 def test_public_names_resolve():

@@ -18,6 +18,7 @@ from napari_divnoising.core.prediction import cluster as _cluster
 from napari_divnoising.core.prediction.sampling import sample_posterior
 from napari_divnoising.core.prediction.to_zarr import iter_predict_to_zarr, predict_to_zarr
 
+from ...waiting import EVENT_WAIT_S
 from .test_sampling import DATA_MEAN, _tiny_model
 
 OPTIONS = {"n_samples": 4, "seed": 3, "uncertainty": True, "device": "cpu"}
@@ -132,7 +133,7 @@ def test_a_killed_run_resumes_computing_only_the_missing_planes(tmp_path, rng, c
     # Its own process group, killed whole, as a batch system kills a job (with its workers).
     process = subprocess.Popen([*command, *options, *cluster_options], start_new_session=True)
     done = tmp_path / "out" / "tl_prediction.done"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + EVENT_WAIT_S
     while len(list(done.glob("[0-9]*"))) < 2 and process.poll() is None:
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.05)

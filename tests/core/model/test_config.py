@@ -73,8 +73,8 @@ def test_network_config_is_frozen_and_strict():
 def test_a_time_budget_picks_the_narrower_network_unless_one_is_given():
     assert default_network_config(TrainingConfig()) == NetworkConfig()
     budget_network = default_network_config(TrainingConfig(time_budget_minutes=5))
-    # One level of 16 channels: 4 latent values per pixel, as in the reference network.
-    assert (budget_network.depth, budget_network.n_filters, budget_network.z_dim) == (1, 16, 16)
+    # One level, 32 latent channels at half the resolution: 8 latent values per pixel.
+    assert (budget_network.depth, budget_network.n_filters, budget_network.z_dim) == (1, 16, 32)
     from napari_divnoising.core.training.trainer import Trainer
 
     images = np.zeros((2, 32, 32), np.float32) + np.arange(32, dtype=np.float32)

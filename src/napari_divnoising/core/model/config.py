@@ -7,7 +7,7 @@ is trained, and :func:`default_network_config` which network a training uses by 
 arrays or tensors and is serialised into every saved model bundle. Defaults follow the reference
 DivNoising implementation, except where a training time budget is given: then the settings
 that buy the most quality per second on a CPU (64×64 patches, batch 32, Adam 3e-3 with a
-cosine decay over the budget, and a network of one level of 16 filters with 16 latent
+cosine decay over the budget, and a network of one level of 16 filters with 32 latent
 channels instead of two levels of 32 filters with 64) replace the ones that the caller did not
 set; the ``reference`` preset keeps the reference's settings.
 
@@ -16,10 +16,12 @@ Measured on FMD confocal data on a 2-core CPU (``benchmarks/bench_fmd_quality.py
 filters take 2.8× more steps than 32 in the same time and reach 36.25 instead of 35.32 dB in
 15 minutes (MMSE of 100 samples); one level instead of two (the latent code at half instead of
 a quarter of the resolution) costs 13% of the steps but gives +0.55 dB after 4 minutes.
-With one level, 16 latent channels at half the resolution hold 4 latent values per pixel, as
-the reference's 64 channels at a quarter do; 64 there held 16 per pixel, and drawing, encoding
-and decoding them took half of every step: 16 channels take 2.2× more steps in the same time and
-reach 37.04 instead of 36.27 dB after 5 minutes.
+With one level, 64 latent channels at half the resolution hold 16 latent values per pixel, and
+drawing, encoding and decoding them took half of every step. 32 channels (8 values per pixel)
+take 1.4× the steps of 64 and batches of 32 patches 1.7× those of 64: after 15 minutes the MMSE
+reaches 37.25 dB (64 channels: 37.31, 16 channels: 37.13; the earlier default of 64 channels and
+batch 64: 37.24), after 5 minutes 16 channels lead (37.04 against 36.75 and 36.27 with batch 64).
+32 channels keep most of both.
 """
 
 from __future__ import annotations
@@ -74,11 +76,11 @@ class NetworkConfig(BaseModel):
 
 
 #: Settings used for the fields a caller leaves unset when a time budget is given.
-#: Batch 32 (the reference's) rather than 64: 1.7× the steps in the same time, +0.16 dB after
-#: 5 minutes (see ``docs/benchmarks.md``).
+#: Batch 32 (the reference's) rather than 64: 1.7× the steps in the same time; +0.16 dB after
+#: 5 minutes with 16 latent channels, +0.07 dB after 15 with 64 (see ``docs/benchmarks.md``).
 BUDGET_DEFAULTS = {"patch_size": 64, "batch_size": 32, "learning_rate": 3e-3}
 #: Architecture used when a time budget is given and the caller chose none.
-BUDGET_NETWORK_DEFAULTS = {"n_filters": 16, "depth": 1, "z_dim": 16}
+BUDGET_NETWORK_DEFAULTS = {"n_filters": 16, "depth": 1, "z_dim": 32}
 
 
 class TrainingConfig(BaseModel):
@@ -221,7 +223,7 @@ def default_network_config(training: TrainingConfig) -> NetworkConfig:
     -------
     NetworkConfig
         The reference architecture, or with a time budget a narrower (16 filters),
-        shallower (one level) one with fewer latent channels (16), which learns more per
+        shallower (one level) one with fewer latent channels (32), which learns more per
         CPU second.
     """
     if training.uses_budget_defaults:

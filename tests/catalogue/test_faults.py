@@ -49,6 +49,21 @@ def _cli() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "napari_divnoising.cli"]
 
 
+def _hearing_ctrl_c(argv: list[str]) -> list[str]:
+    """`argv`, started with Ctrl-C's default disposition, as from a terminal.
+
+    A shell that runs the suite in the background (``make test &``, ``nohup``) starts its
+    children with SIGINT ignored, and Python then installs no KeyboardInterrupt handler: the
+    test would press Ctrl-C in a process that cannot hear it. A signal's handler is reset by
+    ``exec`` but an ignored signal stays ignored, so a small shim restores the default first.
+    """
+    shim = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    return [sys.executable, "-c", shim, *argv]
+
+
 def _child_env() -> dict[str, str]:
     # One thread per child: the machine is shared, and several children run at once.
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -131,7 +146,7 @@ def test_ctrl_c_during_training_keeps_a_loadable_best_model(workspace, tmp_path)
             "--out", str(out), "--max-epochs", "1000", "--patience", "1000",
             "--patch-size", "32", "--batch-size", "4", "--device", "cpu"]  # fmt: skip
     process = subprocess.Popen(
-        argv,
+        _hearing_ctrl_c(argv),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

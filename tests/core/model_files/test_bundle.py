@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from napari_divnoising.core.errors import ModelFileError
-from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
+from napari_divnoising.core.model.config import BUDGET_DEFAULTS, NetworkConfig, TrainingConfig
 from napari_divnoising.core.model.network import build_network
 from napari_divnoising.core.model.trained import TrainedModel
 from napari_divnoising.core.model_files.bundle import load_model, save_model
@@ -46,7 +46,9 @@ def test_round_trip(model, tmp_path):
     assert torch.equal(outputs(loaded), outputs(model))
     assert loaded.network_config == model.network_config
     assert loaded.training_config == model.training_config
-    assert loaded.training_config.patch_size == 16 and loaded.training_config.batch_size == 64
+    # The settings a time budget filled in stay as they were trained with.
+    assert loaded.training_config.patch_size == 16
+    assert loaded.training_config.learning_rate == BUDGET_DEFAULTS["learning_rate"]
     assert (loaded.data_mean, loaded.data_std, loaded.gaussian_sigma) == (12.5, 4.25, 3.0)
     assert loaded.noise_model is None
     assert loaded.history == model.history and loaded.provenance == model.provenance

@@ -97,6 +97,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--z-dim", type=int, help="latent channels (default: the trainer's choice)"
     )
+    parser.add_argument(
+        "--res-blocks",
+        type=int,
+        help="gated residual blocks at the latent resolution (default: the trainer's choice)",
+    )
     parser.add_argument("--no-bm3d", action="store_true", help="skip the BM3D+VST baseline")
     parser.add_argument("--no-map", action="store_true", help="skip the MAP estimate")
     parser.add_argument(
@@ -159,6 +164,7 @@ def network_config(args, config: TrainingConfig) -> NetworkConfig | None:
             ("n_filters", args.n_filters),
             ("depth", args.depth),
             ("z_dim", args.z_dim),
+            ("res_blocks", args.res_blocks),
         )
         if value is not None
     }
@@ -211,7 +217,8 @@ def train_model(args, noisy: np.ndarray, noise_model, *, minutes: float, seed: i
         f"{trainer.train_seconds:.0f} s: {rate:.1f} training patches/s "
         f"({rate * config.patch_size**2 / 1e6:.2f} Mpixel/s), {trainer.device_choice.description},"
         f" mixed precision {model.provenance['mixed_precision']},"
-        f" {model.network_config.n_filters} filters, z_dim {model.network_config.z_dim}",
+        f" {model.network_config.n_filters} filters, z_dim {model.network_config.z_dim},"
+        f" {model.network_config.res_blocks} residual blocks",
         flush=True,
     )
     return model
@@ -400,6 +407,7 @@ def record(args, source, minutes, seed, model, base, run) -> dict:
         "n_filters": model.network_config.n_filters,
         "depth": model.network_config.depth,
         "z_dim": model.network_config.z_dim,
+        "res_blocks": model.network_config.res_blocks,
         "samples": args.samples,
         "views": args.views,
         "cpu": select_device("cpu").description,

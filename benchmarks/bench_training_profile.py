@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-size", type=int, default=None, help="patches per step (default: the budget's)"
     )
+    parser.add_argument(
+        "--res-blocks",
+        type=int,
+        default=None,
+        help="gated residual blocks (default: the budget's)",
+    )
     return parser.parse_args(argv)
 
 
@@ -63,12 +69,15 @@ def cpu_name() -> str:
 
 
 def training_state(
-    views: int, z_dim: int | None = None, batch_size: int | None = None
+    views: int,
+    z_dim: int | None = None,
+    batch_size: int | None = None,
+    res_blocks: int | None = None,
 ) -> TrainingState:
     """The default budgeted training on FMD frame 0 of `views` views, calibrated GMM.
 
-    `z_dim` and `batch_size` replace only the latent size of the default network and the
-    batch size (to profile another setting).
+    `z_dim`, `res_blocks` and `batch_size` replace only the latent size and the residual
+    blocks of the default network and the batch size (to profile another setting).
     """
     stacks = [tifffile.imread(DATA / f"view{v:02d}_raw.tif") for v in range(1, views + 1)]
     pairs = calibration_pairs(stacks)
@@ -79,6 +88,8 @@ def training_state(
     network = default_network_config(config)
     if z_dim is not None:
         network = network.model_copy(update={"z_dim": z_dim})
+    if res_blocks is not None:
+        network = network.model_copy(update={"res_blocks": res_blocks})
     return TrainingState(
         images, noise_model=noise_model, config=config, network_config=network, device="cpu"
     )
@@ -111,7 +122,7 @@ def profile_table(state: TrainingState, steps: int, warmup: int, top: int) -> st
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    state = training_state(args.views, args.z_dim, args.batch_size)
+    state = training_state(args.views, args.z_dim, args.batch_size, args.res_blocks)
     cfg, net = state.config, state.network_config
     print(
         f"CPU: {cpu_name()} ({args.threads} threads), torch {torch.__version__}, "

@@ -24,6 +24,7 @@ def test_reference_defaults():
         "n_filters": 32,
         "z_dim": 64,
         "n_conv_per_level": 2,
+        "res_blocks": 0,
     }
 
 

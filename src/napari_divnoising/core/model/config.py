@@ -65,6 +65,9 @@ class NetworkConfig(BaseModel):
     n_conv_per_level: int = Field(default=2, ge=1, le=4)
     """3×3 convolutions (each followed by ReLU) per level."""
 
+    res_blocks: int = Field(default=0, ge=0, le=16)
+    """Gated residual blocks (HDN's) at the latent resolution, in the encoder and the decoder."""
+
     @property
     def size_multiple(self) -> int:
         """Image sides must be multiples of this number."""

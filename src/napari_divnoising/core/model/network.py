@@ -8,6 +8,12 @@ input resolution. The decoder mirrors the encoder with transposed convolutions a
 a linear 3×3 convolution. There is no batch normalisation, so a network behaves the same
 in training and evaluation mode.
 
+With ``res_blocks > 0`` the encoder (before the latent heads) and the decoder (after its
+first convolution) each gain that many gated residual blocks at the latent resolution, the
+building block of the hierarchical DivNoising (HDN, Prakash et al., ICLR 2022): two 3×3
+convolutions and a 1×1 gate, added to their input. They deepen the network and widen its
+receptive field where a pixel costs a quarter (one level) of the full resolution.
+
 The network works on *normalised* intensities, ``(x - data_mean) / data_std``, with shape
 ``(B, 1, H, W)`` where ``H`` and ``W`` are multiples of :attr:`DivNoisingVAE.size_multiple`.
 """
@@ -32,6 +38,28 @@ def _conv_block(in_channels: int, out_channels: int, n_conv: int) -> list[nn.Mod
     return layers
 
 
+class GatedResidualBlock(nn.Module):
+    """``x + gate(conv(relu(conv(relu(x)))))``, the gate a 1×1 convolution split in two halves.
+
+    The gate lets a block start close to the identity and open where it helps, which keeps
+    a deeper network as quick to train as a shallow one.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
+        self.gate = nn.Conv2d(channels, 2 * channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = self.gate(self.body(x)).chunk(2, dim=1)
+        return x + torch.relu(value) * torch.sigmoid(gate)
+
+
 class DivNoisingVAE(nn.Module):
     """Fully convolutional VAE whose decoder predicts the clean signal.
 
@@ -45,6 +73,9 @@ class DivNoisingVAE(nn.Module):
         Channels of the latent code.
     n_conv_per_level : int
         3×3 convolutions per level (2 in the reference).
+    res_blocks : int
+        Gated residual blocks at the latent resolution in the encoder and in the decoder
+        (0 in the reference).
 
     Examples
     --------
@@ -56,7 +87,13 @@ class DivNoisingVAE(nn.Module):
     """
 
     def __init__(
-        self, *, depth: int = 2, n_filters: int = 32, z_dim: int = 64, n_conv_per_level: int = 2
+        self,
+        *,
+        depth: int = 2,
+        n_filters: int = 32,
+        z_dim: int = 64,
+        n_conv_per_level: int = 2,
+        res_blocks: int = 0,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -67,10 +104,13 @@ class DivNoisingVAE(nn.Module):
         ):
             if int(value) != value or value < 1:
                 raise SettingsError(f"`{name}` must be an integer ≥ 1 (got {value!r})")
+        if int(res_blocks) != res_blocks or res_blocks < 0:
+            raise SettingsError(f"`res_blocks` must be an integer ≥ 0 (got {res_blocks!r})")
         self.depth = int(depth)
         self.n_filters = int(n_filters)
         self.z_dim = int(z_dim)
         self.n_conv_per_level = int(n_conv_per_level)
+        self.res_blocks = int(res_blocks)
 
         widths = [self.n_filters * 2**level for level in range(self.depth)]
         encoder: list[nn.Module] = []
@@ -79,14 +119,17 @@ class DivNoisingVAE(nn.Module):
             encoder += _conv_block(in_channels, width, self.n_conv_per_level)
             encoder.append(nn.MaxPool2d(2))
             in_channels = width
+        encoder += [GatedResidualBlock(widths[-1]) for _ in range(self.res_blocks)]
         self.encoder = nn.Sequential(*encoder)
         self.mu_head = nn.Conv2d(widths[-1], self.z_dim, 3, padding=1)
         self.logvar_head = nn.Conv2d(widths[-1], self.z_dim, 3, padding=1)
 
         decoder: list[nn.Module] = []
         in_channels = self.z_dim
-        for width in reversed(widths):
+        for level, width in enumerate(reversed(widths)):
             decoder += _conv_block(in_channels, width, self.n_conv_per_level)
+            if level == 0:
+                decoder += [GatedResidualBlock(width) for _ in range(self.res_blocks)]
             decoder.append(nn.ConvTranspose2d(width, width, 2, stride=2))
             in_channels = width
         self.decoder = nn.Sequential(*decoder)
@@ -150,6 +193,7 @@ class DivNoisingVAE(nn.Module):
             "n_filters": self.n_filters,
             "z_dim": self.z_dim,
             "n_conv_per_level": self.n_conv_per_level,
+            "res_blocks": self.res_blocks,
         }
 
 

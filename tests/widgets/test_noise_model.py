@@ -33,11 +33,16 @@ def test_fit_from_calibration_layer_plots_and_offers_the_model(widget, qtbot, sa
     assert len(levels) == 4
     # one density curve and one data histogram per level, model and data in the variance plot
     assert len(widget.plot.density_plot.listDataItems()) >= 4
-    assert len(widget.plot.variance_plot.listDataItems()) == 2
+    # The model, its fitted pairs, and the frames' own local statistics.
+    assert len(widget.plot.variance_plot.listDataItems()) == 3
     # the data's own variance estimate is that of the simulated camera, within 25 %
     data = widget.plot.data
     expected = sample.camera.variance(data.bin_signal)
     assert np.median(np.abs(data.bin_variance / expected - 1)) < 0.25
+    local = data.local
+    speaks = local.count >= 100
+    ratio = local.empirical[speaks] / sample.camera.variance(local.signal[speaks])
+    assert np.median(np.abs(ratio - 1)) < 0.25
 
     widget.plot.levels.setText("200, 400")
     widget.plot.levels.editingFinished.emit()

@@ -140,5 +140,18 @@ class NoiseModelPlot(QWidget):
                 symbol="o",
                 symbolSize=6,
                 symbolBrush=_COLOURS[1],
-                name="data",
+                name="fitted pairs",
+            )
+        local = self.data.local if self.data is not None else None
+        if local is not None:
+            # Independent of the fitted pairs' signal: this one can disagree with the model.
+            shown = (local.count >= 100) & np.isfinite(local.empirical)
+            self.variance_plot.plot(
+                local.signal[shown],
+                local.empirical[shown],
+                pen=None,
+                symbol="t",
+                symbolSize=8,
+                symbolBrush=_COLOURS[2],
+                name="images' local statistics",
             )

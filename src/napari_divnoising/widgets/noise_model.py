@@ -14,6 +14,7 @@ from napari_divnoising.core.noise_model.settings import NOISE_MODEL_SUFFIX
 
 from ._base import DockWidget
 from ._noise_model_form import (
+    CALIBRATION_LAYER,
     LOAD,
     NoiseModelForm,
 )
@@ -50,14 +51,17 @@ class NoiseModelWidget(DockWidget):
         self.form = NoiseModelForm(viewer)
         self.add_form(self.form.main)
         advanced = QCollapsible("Advanced settings")
+        advanced.setToolTip("The fit's finer settings; the defaults suit most cameras")
         self.add_form(self.form.advanced, layout=advanced)
-        self.layout().addWidget(advanced)
-        self.runner = self.add_runner("Fit")
+        self.body.addWidget(advanced)
+        self.runner = self.add_runner(
+            "Fit", tooltip="Fit the noise model from the source chosen above (in the background)"
+        )
         self.runner.run_button.clicked.connect(self._run)
         self.form.source.changed.connect(self._update_run_text)
         self.form.source.changed.connect(self.pick_defaults)
         self.plot = NoiseModelPlot()
-        self.layout().addWidget(self.plot)
+        self.body.addWidget(self.plot)
         self.save_path = FileEdit(
             label="save to",
             mode="w",
@@ -65,10 +69,12 @@ class NoiseModelWidget(DockWidget):
             tooltip="Where to write the noise model (.npz for a GMM, .npy for a histogram; "
             "the reference notebooks read both); empty: the name above, in the current folder",
         )
-        self.save_button = PushButton(text="Save noise model")
+        self.save_button = PushButton(
+            text="Save noise model", tooltip="Write the current noise model to the file above"
+        )
         self.save_button.changed.connect(self._save)
         self.add_form(Container(widgets=[self.save_path, self.save_button]))
-        self.layout().addStretch(1)
+        self.body.addStretch(1)
         self.listen(self.store.noise_model_changed, self._show_stored)
         if self.store.noise_model is not None:
             self.plot.show_model(self.store.noise_model)
@@ -89,6 +95,8 @@ class NoiseModelWidget(DockWidget):
             return
         with relay_warnings():  # e.g. calibration frames that drift
             job, label = form.make_job()
+        if source == CALIBRATION_LAYER and form.layer.value is not None:
+            self.store.calibration_layers.add(form.layer.value)
         self._so_far = None
         self.runner.start(
             job,
@@ -124,9 +132,16 @@ class NoiseModelWidget(DockWidget):
         how = f" in {steps} iterations" if steps else ""
         if steps and fit.get("converged_at"):
             how += " (its loss had levelled off)"
-        self.runner.status.setText(
-            f"{self.runner.status.text()}: {label}{how}. Step 2, Training, can use it now."
-        )
+        status = f"{self.runner.status.text()}: {label}{how}. Step 2, Training, can use it now."
+        disagreement = result.data.disagreement
+        if disagreement:
+            remedy = (
+                "calibration frames, if you can record them, give a truer model"
+                if result.noise_model.metadata.get("source") != "calibration"
+                else "check that the frames show a static sample"
+            )
+            status += f" ⚠ Check the plot: {disagreement}; {remedy}."
+        self.runner.status.setText(status)
 
     def _load(self, path: Path) -> None:
         from napari_divnoising.core.model_files import load_noise_model

@@ -20,7 +20,7 @@ and the pseudo ground truths refuse images from which an offset was subtracted.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -31,7 +31,7 @@ from ..validation import as_image_stack, check_same_shape
 from .base import NoiseModel
 from .bootstrap import MIN_BOOTSTRAP_SIZE, PASSES_PER_PLANE, iter_bootstrap
 from .calibration import calibration_pairs, find_saturated
-from .diagnostics import DataEstimate, estimate_from_pairs
+from .diagnostics import DataEstimate, estimate_from_pairs, local_variance
 from .fitting import iter_fit_pairs, resolve_settings
 from .pairs import NoisePairs, check_raw_intensities
 from .settings import NoiseModelSettings
@@ -232,11 +232,13 @@ def iter_make_noise_model(
         raise SettingsError(f"`subset` must be a fraction in (0, 1] (got {subset})")
     if source == "calibration":
         pairs = calibration_pairs(images, saturation=settings.saturation, names=names)
-        return _fit_job(pairs, iter_fit_pairs(pairs, settings))
+        # The frames themselves, unless pooled flat from stacks of several sizes.
+        frames = [pairs.observation] if min(pairs.observation.shape[-2:]) >= 3 else None
+        return _fit_job(pairs, iter_fit_pairs(pairs, settings), noisy=frames)
     noisy = _as_list(images)
     if source == "denoised":
         pairs = _denoised_pairs(noisy, _as_list(denoised), settings.saturation)
-        return _fit_job(pairs, iter_fit_pairs(pairs, settings))
+        return _fit_job(pairs, iter_fit_pairs(pairs, settings), noisy=noisy)
     noisy = [bootstrap_subset(image, subset) for image in noisy]
     return _bootstrap_job(noisy, settings)
 
@@ -245,11 +247,16 @@ def _fit_job(
     pairs: NoisePairs,
     fit: Generator[Progress, None, NoiseModel],
     pseudo_ground_truth: list[np.ndarray] | None = None,
+    *,
+    noisy: list[np.ndarray] | None = None,
 ) -> Generator[Progress, None, NoiseModelResult]:
+    """Fit, then set the model beside its pairs and beside the `noisy` images' own noise."""
     model = yield from fit
     model.metadata["source"] = pairs.method
     yield Progress("comparing the model with the data", 0, 1)
     data = estimate_from_pairs(model, pairs)
+    if noisy is not None:
+        data = replace(data, local=local_variance(model, noisy))
     return NoiseModelResult(model, pairs, data, pseudo_ground_truth)
 
 
@@ -257,7 +264,7 @@ def _bootstrap_job(
     images: list[np.ndarray], settings: NoiseModelSettings
 ) -> Generator[Progress, None, NoiseModelResult]:
     pairs, signals = yield from _bootstrap(images, settings.saturation)
-    return (yield from _fit_job(pairs, iter_fit_pairs(pairs, settings), signals))
+    return (yield from _fit_job(pairs, iter_fit_pairs(pairs, settings), signals, noisy=images))
 
 
 make_noise_model = blocking(iter_make_noise_model)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..errors import InputError, OutputError, SettingsError
+from ..events import Progress, blocking
 from ..io import atomic_path
 from ..optional import import_optional
 from ..outputs import plan_outputs
@@ -46,14 +48,14 @@ from .bundle import save_model
 if TYPE_CHECKING:
     from ..model.trained import TrainedModel
 
-__all__ = ["EXPORT_SAMPLES", "export_bioimageio"]
+__all__ = ["EXPORT_SAMPLES", "export_bioimageio", "iter_export_bioimageio"]
 
 #: Posterior samples averaged by the exported model (its documentation says so).
 EXPORT_SAMPLES = 20
 _PURPOSE = "exporting to bioimage.io"
 
 
-def export_bioimageio(
+def iter_export_bioimageio(
     model: TrainedModel,
     test_image: np.ndarray,
     path: str | os.PathLike[str],
@@ -63,8 +65,12 @@ def export_bioimageio(
     name: str = "DivNoising denoiser",
     n_samples: int = EXPORT_SAMPLES,
     seed: int = 0,
-) -> Path:
-    """Write `model` as a bioimage.io model package (zip), atomically.
+) -> Generator[Progress, None, Path]:
+    """Write `model` as a bioimage.io model package (zip), atomically, step by step.
+
+    Yields a :class:`~napari_divnoising.core.events.Progress` before each step (checking,
+    the weights and the test output, the description, the package), so a caller can show
+    progress and stop between steps; stopping leaves no file behind.
 
     Parameters
     ----------
@@ -86,7 +92,7 @@ def export_bioimageio(
     Returns
     -------
     Path
-        The package written.
+        The package written (the generator's return value).
 
     Raises
     ------
@@ -97,6 +103,7 @@ def export_bioimageio(
     OutputError
         If the package cannot be written.
     """
+    yield _step("checking the model and the test image", 0)
     if getattr(model, "noise_model", None) is None:
         raise InputError(
             "this model has no noise model (it was trained with a Gaussian likelihood); "
@@ -105,6 +112,8 @@ def export_bioimageio(
     if test_image is None:
         raise InputError("no test data: give a noisy image of your own for the package's test")
     as_image_stack(test_image, name="test image")
+    if not license or not license.strip():
+        raise SettingsError("give the model's license, an SPDX id such as CC-BY-4.0")
     if not authors:
         raise SettingsError("give at least one author (--author NAME)")
     path = Path(path)
@@ -115,11 +124,27 @@ def export_bioimageio(
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         kwargs = {"n_samples": n_samples, "seed": seed, **model.network_config.network_kwargs()}
+        yield _step(f"writing the weights and the test output ({n_samples} samples)", 1)
         files = write_package_files(folder, model, tile, kwargs, save_model)
+        yield _step("describing the model for bioimage.io", 2)
         descr = _describe(model, files, kwargs, license=license, authors=authors, name=name)
+        yield _step("writing the package", 3)
         with atomic_path(path) as temporary:
             _save_package(descr, temporary)
+    yield _step("package written", _EXPORT_STEPS)
     return path
+
+
+#: Steps of :func:`iter_export_bioimageio`.
+_EXPORT_STEPS = 4
+
+
+def _step(status: str, step: int) -> Progress:
+    return Progress("exporting to bioimage.io", step, _EXPORT_STEPS, status=status)
+
+
+#: The blocking form of :func:`iter_export_bioimageio`: returns the package written.
+export_bioimageio = blocking(iter_export_bioimageio)
 
 
 def _describe(model, files, kwargs, *, license, authors, name) -> Any:

@@ -45,3 +45,27 @@ def test_example_script_runs_end_to_end(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "MMSE" in completed.stdout and "MAP" in completed.stdout
+
+
+def test_the_docs_name_the_menus_as_napari_builds_them_from_the_manifest():
+    import re
+
+    import yaml
+
+    manifest = yaml.safe_load((SOURCE / "napari.yaml").read_text(encoding="utf-8"))
+    plugin = manifest["display_name"]
+    contributions = manifest["contributions"]
+    samples = [sample["display_name"] for sample in contributions["sample_data"]]
+    docks = [widget["display_name"] for widget in contributions["widgets"]]
+    # With several samples (or widgets), napari makes a submenu named after the plugin
+    # whose items carry the contributions' own names.
+    assert len(samples) > 1 and len(docks) > 1
+    pages = [ROOT / "README.md", ROOT / "docs" / "first-hour.md", ROOT / "docs" / "user-guide.md"]
+    for page in pages:
+        text = " ".join(page.read_text(encoding="utf-8").replace("*", "").split())
+        submenus = re.findall(r"(?:Open Sample|Plugins) [▸›] ([\w-]+)", text)
+        assert submenus, f"{page.name} does not say where the menus are"
+        wrong = [name for name in submenus if name != plugin]
+        assert not wrong, f"{page.name} names submenus napari does not show: {wrong}"
+        for name in samples if page.name != "README.md" else []:
+            assert name in text, f"{page.name} does not name the sample entry {name!r}"

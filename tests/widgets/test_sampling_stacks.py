@@ -40,9 +40,10 @@ def test_the_current_plane_is_denoised_alone_and_shown_at_its_place(
     widget.scope.value = SCOPES[1]
     widget.runner.run_button.click()
     wait_for(qtbot, widget.runner)
-    layer = viewer.layers["lazy_mmse"]
+    layer = viewer.layers["lazy_mmse (plane)"]  # a preview of its own, not the stack's name
     assert layer.data.shape == (1, 64, 64)
     np.testing.assert_allclose(layer.translate, (4.0, 0.0, 0.0))
+    np.testing.assert_allclose(viewer.layers["lazy"].translate, (0.0, 0.0, 0.0))
     whole = predict_to_zarr(zarr_stack, tiny_model, tmp_path / "ref", n_samples=3, seed=0)
     reference = zarr.open_array(str(whole.images["mmse"] / "0"))[2]
     np.testing.assert_allclose(layer.data[0], reference, rtol=1e-5, atol=1e-4)

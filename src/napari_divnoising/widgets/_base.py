@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ._store import store_for
 from ._workers import JobRunner
@@ -21,7 +21,9 @@ class DockWidget(QWidget):
     """A dock widget bound to one viewer, holding magicgui forms and job runners.
 
     Subclasses add their forms with :meth:`add_form` (so layer lists follow the viewer)
-    and their Run/Stop strips with :meth:`add_runner` (so closing the dock stops the jobs).
+    and their Run/Stop strips with :meth:`add_runner` (so closing the dock stops the jobs);
+    everything else goes into :attr:`body`, which scrolls: a dock taller than the screen
+    (a laptop's 768 pixels) keeps every control within reach.
 
     Parameters
     ----------
@@ -39,7 +41,16 @@ class DockWidget(QWidget):
         self.hint = QLabel()
         self.hint.setVisible(False)
         self._chosen: dict[int, Any] = {}
-        self.setLayout(QVBoxLayout())
+        content = QWidget()
+        #: The dock's column of controls, inside a scroll area.
+        self.body = QVBoxLayout(content)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll_area)
 
     def add_guide(self, step: int, title: str, needs: str) -> QLabel:
         """Head the dock with its step of the four and what it needs from the others.
@@ -48,10 +59,10 @@ class DockWidget(QWidget):
         """
         guide = QLabel(f"<b>Step {step} of 4 · {title}</b><br>{needs}")
         guide.setWordWrap(True)
-        self.layout().addWidget(guide)
+        self.body.addWidget(guide)
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #e0a030;")
-        self.layout().addWidget(self.hint)
+        self.body.addWidget(self.hint)
         return guide
 
     def show_hint(self, text: str) -> None:
@@ -62,14 +73,15 @@ class DockWidget(QWidget):
     def add_form(self, form: Container, *, layout: Any = None) -> Container:
         """Add a magicgui form to the widget and keep its layer choices up to date."""
         self._forms.append(form)
-        (layout or self.layout()).addWidget(form.native)
+        (layout or self.body).addWidget(form.native)
         return form
 
-    def add_runner(self, run_text: str, *, layout: Any = None) -> JobRunner:
-        """Add a Run/Stop strip with a progress bar; return it."""
+    def add_runner(self, run_text: str, *, tooltip: str = "", layout: Any = None) -> JobRunner:
+        """Add a Run/Stop strip with a progress bar; `tooltip` says what Run does."""
         runner = JobRunner(run_text)
+        runner.run_button.setToolTip(tooltip)
         self._runners.append(runner)
-        (layout or self.layout()).addWidget(runner)
+        (layout or self.body).addWidget(runner)
         return runner
 
     def listen(self, signal: Any, slot: Any) -> None:

@@ -53,7 +53,8 @@ def setting_widget(
     if value is None and unset_as is not None:
         value = unset_as
         tooltip += f" ({unset_as}: derived automatically)"
-    common = {"label": label, "tooltip": tooltip, **options}
+    # Named after the field, so that a value the model refuses is reported by its label.
+    common = {"name": name, "label": label, "tooltip": tooltip, **options}
     if spec.choices is not None:
         choices = common.pop("choices", list(spec.choices))
         return ComboBox(choices=choices, value=value, **common)

@@ -19,21 +19,29 @@ __all__ = [
     "checked_image_layer",
     "data_layer_choices",
     "image_layers",
+    "is_calibration",
     "is_result",
     "layer_image",
+    "looks_like_calibration",
     "looks_like_ground_truth",
     "n_planes",
     "noisy_candidates",
     "push_image",
     "result_kind",
+    "result_source",
+    "upgrade_from_calibration",
 ]
 
 #: Metadata key that marks the layers this plugin made, so that re-running replaces them.
 MARKER = "napari_divnoising"
+#: Metadata key of a result layer naming the layer it was computed from.
+SOURCE_KEY = "napari_divnoising_source"
 
 
 #: Words in a layer's name that say it is a ground truth (a clean reference).
 GROUND_TRUTH_WORDS = ("ground truth", "ground_truth", "groundtruth", "gt", "clean", "truth")
+#: Words in a layer's name that say it holds calibration frames, not the images to denoise.
+CALIBRATION_WORDS = ("calibration", "calib", "calibrate")
 
 
 def data_layer_choices(
@@ -68,6 +76,12 @@ def result_kind(layer: Layer) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def result_source(layer: Layer, viewer: napari.viewer.Viewer) -> Layer | None:
+    """Return the layer this plugin's result `layer` was computed from, if still open."""
+    name = layer.metadata.get(SOURCE_KEY)
+    return next((other for other in viewer.layers if other.name == name), None)
+
+
 def image_layers(viewer: napari.viewer.Viewer, *, results: bool = True) -> list[Image]:
     """Return the single-channel image layers of `viewer`, oldest first."""
     from napari.layers import Image
@@ -86,20 +100,52 @@ def n_planes(layer: Image) -> int:
 
 
 def noisy_candidates(viewer: napari.viewer.Viewer) -> list[Image]:
-    """Return the user's image layers that may be noisy data, the active one first.
+    """Return the user's image layers that may be noisy data to train on or denoise.
 
+    The active layer comes first, newest next; calibration frames (named so, or a noise
+    model was calibrated from them) come last, whatever the order they were opened in.
     Results of this plugin and layers named like a ground truth are left out.
     """
     layers = [
         layer
-        for layer in image_layers(viewer, results=False)
+        for layer in image_layers(viewer, results=False)[::-1]
         if not looks_like_ground_truth(layer)
     ]
     active = viewer.layers.selection.active
     if active in layers:
         layers.remove(active)
         layers.insert(0, active)
-    return layers
+
+    # A stable sort: the order above holds within each group.
+    return sorted(layers, key=lambda layer: is_calibration(layer, viewer))
+
+
+def is_calibration(layer: Layer, viewer: napari.viewer.Viewer) -> bool:
+    """Whether `layer` holds calibration frames: named so, or step 1 calibrated from it."""
+    from ._store import store_for
+
+    return layer in store_for(viewer).calibration_layers or looks_like_calibration(layer)
+
+
+def upgrade_from_calibration(
+    current: Layer | None, candidates: list[Image], viewer: napari.viewer.Viewer
+) -> bool:
+    """Whether a dock should replace `current` by ``candidates[0]`` without being asked.
+
+    When `current` is no longer offered, or is calibration frames while noisy data is
+    now open. A noisy layer is never swapped for another one behind the user's back.
+    """
+    if not candidates or current is candidates[0]:
+        return False
+    if current not in candidates:
+        return True
+    return is_calibration(current, viewer) and not is_calibration(candidates[0], viewer)
+
+
+def looks_like_calibration(layer: Layer) -> bool:
+    """Whether `layer`'s name says it holds calibration frames ("calibration frames", …)."""
+    words = layer.name.lower().replace("-", " ").replace("_", " ").split()
+    return any(word in CALIBRATION_WORDS for word in words)
 
 
 def looks_like_ground_truth(layer: Layer) -> bool:
@@ -218,12 +264,15 @@ def push_image(
     if old is not None and _can_update(old, data, kwargs):
         # In place: removing and re-adding a layer blocks the event loop for about a second.
         _update(old, data, kind, kwargs)
+        if source is not None:
+            old.metadata = {**old.metadata, SOURCE_KEY: source.name}
         return old
     index = viewer.layers.index(old) if old is not None else None
     if old is not None:
         kwargs["visible"] = old.visible
         viewer.layers.remove(old)
-    layer = viewer.add_image(data, name=name, metadata={MARKER: kind}, **kwargs)
+    metadata = {MARKER: kind} | ({SOURCE_KEY: source.name} if source is not None else {})
+    layer = viewer.add_image(data, name=name, metadata=metadata, **kwargs)
     if index is not None:
         viewer.layers.move(viewer.layers.index(layer), index)
     return layer

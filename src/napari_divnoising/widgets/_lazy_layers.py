@@ -17,7 +17,14 @@ if TYPE_CHECKING:
 
     from napari_divnoising.core.stacks import Stack
 
-__all__ = ["IN_MEMORY_LIMIT_BYTES", "current_plane", "layer_stack", "push_lazy", "push_plane"]
+__all__ = [
+    "IN_MEMORY_LIMIT_BYTES",
+    "current_plane",
+    "layer_stack",
+    "plane_name",
+    "push_lazy",
+    "push_plane",
+]
 
 #: A lazy (dask, zarr) layer larger than this is not read whole into memory.
 IN_MEMORY_LIMIT_BYTES = 2**30
@@ -62,13 +69,25 @@ def push_plane(
     position: tuple[int, ...],
     **kwargs: Any,
 ) -> Image:
-    """Add the result of one plane, placed at that plane of `source` (shown there only)."""
+    """Add the result of one plane, placed at that plane of `source` (shown there only).
+
+    The layer is named ``<name> (plane)``: it replaces the previous plane's, never a
+    result of the whole layer or stack (which has another extent).
+    """
     lead = len(position)
     scale = np.asarray(source.scale)
-    translate = np.asarray(source.translate, dtype=float)
+    # A copy: napari hands out the layer's own array, and the input must never move.
+    translate = np.array(source.translate, dtype=float)
     translate[:lead] += np.asarray(position) * scale[:lead]
     data = plane.reshape((1,) * lead + plane.shape)
-    return push_image(viewer, data, name=name, source=source, translate=tuple(translate), **kwargs)
+    return push_image(
+        viewer, data, name=plane_name(name), source=source, translate=tuple(translate), **kwargs
+    )
+
+
+def plane_name(name: str) -> str:
+    """Return the layer name of one plane's result, beside the whole layer's `name`."""
+    return f"{name} (plane)"
 
 
 def push_lazy(

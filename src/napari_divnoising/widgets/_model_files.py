@@ -45,7 +45,9 @@ class ModelFiles:
             tooltip=f"A trained model file ({suffix}), or a bioimage.io package exported by "
             "napari-divnoising",
         )
-        self.load_button = PushButton(text="Load model")
+        self.load_button = PushButton(
+            text="Load model", tooltip="Load a saved model (.divnoising or bioimage.io .zip)"
+        )
         self.load_button.changed.connect(self.load)
         widgets: list = [self.load_path, self.load_button]
         if save:
@@ -56,7 +58,9 @@ class ModelFiles:
                 tooltip=f"Where to write the current model: one {suffix} file with weights, "
                 "settings, noise model, loss history and uncertainty calibration",
             )
-            self.save_button = PushButton(text="Save model")
+            self.save_button = PushButton(
+                text="Save model", tooltip="Write the current model to the file above"
+            )
             self.save_button.changed.connect(self.save)
             widgets = [self.save_path, self.save_button, *widgets]
         self.container = Container(widgets=widgets)

@@ -179,8 +179,8 @@ class NoiseModelForm:
                 return ""
             return (
                 f"No layer has the {MIN_CALIBRATION_FRAMES} or more frames of a static sample "
-                "that calibration needs: open them (File ▸ Open Sample ▸ napari-divnoising ▸ "
-                "calibration frames shows an example), or choose 'bootstrap from a noisy "
+                "that calibration needs: open them (File ▸ Open Sample ▸ DivNoising ▸ "
+                "Calibration frames shows an example), or choose 'bootstrap from a noisy "
                 "layer' as the source."
             )
         if source not in (BOOTSTRAP, DENOISED):

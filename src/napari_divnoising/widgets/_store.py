@@ -33,6 +33,9 @@ class ModelStore:
         self._model: TrainedModel | None = None
         self.noise_model_label = ""
         self.model_label = ""
+        # Layers a noise model was calibrated from: the other docks do not offer them
+        # first as the images to train on or denoise.
+        self.calibration_layers: weakref.WeakSet[Any] = weakref.WeakSet()
 
     @property
     def noise_model(self) -> NoiseModel | None:

@@ -16,7 +16,12 @@ from napari_divnoising.core.model.config import (
 )
 
 from ._fields import setting_widget
-from ._layers import data_layer_choices, layer_image, noisy_candidates
+from ._layers import (
+    data_layer_choices,
+    layer_image,
+    noisy_candidates,
+    upgrade_from_calibration,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -244,8 +249,13 @@ class TrainingForm:
         candidates = noisy_candidates(viewer)
         if not candidates:
             return "No noisy image layer yet: open the images to train on."
-        if not self.layers.value:
-            self.layers.value = [candidates[0]]
+        chosen = list(self.layers.value)
+        picked_here = chosen == getattr(self, "_picked", None)  # not the user's own choice
+        if not chosen or (
+            picked_here and upgrade_from_calibration(chosen[0], candidates, viewer)
+        ):
+            # Calibration frames opened first give way to the noisy data opened next.
+            self.layers.value = self._picked = [candidates[0]]
         return ""
 
     def images(self) -> list[np.ndarray]:

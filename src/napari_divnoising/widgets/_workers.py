@@ -22,7 +22,13 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBox
 
 from napari_divnoising.core.events import Progress
 
-from ._notify import describe_error, guarded, notify_error, relay_warnings
+from ._notify import (
+    describe_error,
+    guarded,
+    notify_error,
+    relay_warnings,
+    show_warning_to_user,
+)
 
 __all__ = [
     "JobRunner",
@@ -68,6 +74,9 @@ class JobRunner(QWidget):
         super().__init__(parent)
         self.run_button = QPushButton(run_text)
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip(
+            "Stop the running job at its next step; the status line says what is kept"
+        )
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
         self.progress_bar = QProgressBar()
@@ -266,9 +275,9 @@ class JobRunner(QWidget):
         self._end(f"Failed: {describe_error(error)}")
 
     def _on_warned(self, warning_args: tuple) -> None:
-        from napari.utils.notifications import show_warning
-
-        show_warning(str(warning_args[0]))
+        # The arguments of warnings.showwarning: (message, category, filename, lineno, ...).
+        message, category = warning_args[0], warning_args[1]
+        show_warning_to_user(message, category)
 
     def _on_finished(self) -> None:
         self.worker = self._holder["worker"] = None

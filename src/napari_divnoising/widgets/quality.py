@@ -16,9 +16,12 @@ from ._layers import (
     image_layers,
     layer_image,
     looks_like_ground_truth,
+    noisy_candidates,
     push_image,
     result_kind,
+    result_source,
 )
+from ._lazy_layers import plane_name
 from ._loss_plot import LossPlot
 from ._workers import guarded
 
@@ -84,30 +87,35 @@ class QualityControlWidget(DockWidget):
         self.add_form(
             Container(widgets=[self.prediction, self.ground_truth, self.noisy, self.uncertainty])
         )
-        self.runner = self.add_runner("Evaluate")
+        self.runner = self.add_runner(
+            "Evaluate",
+            tooltip="Score the prediction against the ground truth: PSNR, SSIM, and maps",
+        )
         self.runner.run_button.clicked.connect(self._evaluate)
         self.table = QTableWidget(len(_ROWS), 2)
         self.table.setHorizontalHeaderLabels(["noisy input", "prediction"])
         self.table.setVerticalHeaderLabels(list(_ROWS))
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setFixedHeight(30 * (len(_ROWS) + 1))
-        self.layout().addWidget(self.table)
+        self.body.addWidget(self.table)
         self.coverage = QLabel()
         self.coverage.setWordWrap(True)
-        self.layout().addWidget(self.coverage)
-        self.layout().addWidget(QLabel("Loss curves of a trained model"))
+        self.body.addWidget(self.coverage)
+        self.body.addWidget(QLabel("Loss curves of a trained model"))
         self.model_file = FileEdit(
             label="model file",
             mode="r",
             filter="*.divnoising *.zip",
             tooltip="A saved model whose training and validation losses to show",
         )
-        self.show_curves = PushButton(text="Show loss curves")
+        self.show_curves = PushButton(
+            text="Show loss curves", tooltip="Draw the training and validation losses of the file"
+        )
         self.show_curves.changed.connect(self._load_model_curves)
         self.add_form(Container(widgets=[self.model_file, self.show_curves]))
         self.loss_plot = LossPlot()
-        self.layout().addWidget(self.loss_plot)
-        self.layout().addStretch(1)
+        self.body.addWidget(self.loss_plot)
+        self.body.addStretch(1)
         #: The latest :class:`~napari_divnoising.core.quality.recipe.QualityResult` shown.
         self.last_result: QualityResult | None = None
         self.listen(self.store.model_changed, self._show_model_curves)
@@ -121,12 +129,15 @@ class QualityControlWidget(DockWidget):
         predictions = [
             layer for kind in PREFERRED for layer in layers[::-1] if result_kind(layer) == kind
         ]
+        # A whole layer's result before one plane's preview (which a stack's truth won't fit).
+        predictions.sort(key=lambda layer: layer.name.endswith(plane_name("")))
         if predictions and not self.user_chose(self.prediction):
             self.choose(self.prediction, predictions[0])
         prediction = self.prediction.value
         truths = [lay for lay in layers if looks_like_ground_truth(lay) and lay is not prediction]
         if truths and not self.user_chose(self.ground_truth):
             self.choose(self.ground_truth, truths[0])
+        self._pick_noisy(prediction)
         spreads = [lay for lay in layers[::-1] if result_kind(lay) == "uncertainty"]
         if spreads and not self.user_chose(self.uncertainty):
             self.choose(self.uncertainty, spreads[0])
@@ -136,6 +147,20 @@ class QualityControlWidget(DockWidget):
             self.show_hint("Pick the ground truth: a clean image of the same scene.")
         else:
             self.show_hint("")
+
+    def _pick_noisy(self, prediction: Any) -> None:
+        """Pick the prediction's input (its source) as noisy input, else the likeliest layer."""
+        if self.user_chose(self.noisy):
+            return
+        source = result_source(prediction, self.viewer) if prediction is not None else None
+        candidates = [source] if source is not None else noisy_candidates(self.viewer)
+        others = [
+            layer
+            for layer in candidates
+            if layer is not None and layer not in (prediction, self.ground_truth.value)
+        ]
+        if others:
+            self.choose(self.noisy, others[0])
 
     @guarded
     def _evaluate(self) -> None:

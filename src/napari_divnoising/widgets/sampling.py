@@ -23,6 +23,7 @@ from ._layers import (
     layer_image,
     noisy_candidates,
     push_image,
+    upgrade_from_calibration,
 )
 from ._lazy_layers import check_fits_in_memory, current_plane, layer_stack, push_lazy, push_plane
 from ._model_files import ModelFiles
@@ -54,7 +55,7 @@ class SamplingWidget(DockWidget):
         )
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
-        self.layout().addWidget(self.model_label)
+        self.body.addWidget(self.model_label)
         self.model_files = ModelFiles(self.store)
         self.add_form(self.model_files.container)
         self.image = ComboBox(
@@ -92,19 +93,27 @@ class SamplingWidget(DockWidget):
                 ]
             )
         )
-        self.runner = self.add_runner("Sample")
+        self.runner = self.add_runner(
+            "Sample",
+            tooltip="Denoise the chosen layer with the trained model: the results become layers",
+        )
         self.runner.run_button.clicked.connect(self._sample)
         self.export_folder = FileEdit(
             label="export to",
             mode="d",
             tooltip="The folder 'Export results as TIFF' writes <name>_mmse.tif … into",
         )
-        self.export_button = PushButton(text="Export results as TIFF")
+        self.export_button = PushButton(
+            text="Export results as TIFF",
+            tooltip="Write the last run's results as TIFF files into the folder above",
+        )
         self.export_button.changed.connect(self._export)
         self.add_form(Container(widgets=[self.export_folder, self.export_button]))
-        self.layout().addStretch(1)
+        self.body.addStretch(1)
         self.results: dict[str, np.ndarray] = {}
         self.results_source = ""
+        #: The whole-stack results written as OME-Zarr by the last run, by output.
+        self.written: dict[str, Path] = {}
         self.results_interval: float | None = None
         self.listen(self.store.model_changed, self._show_model)
         self._show_model()
@@ -112,8 +121,13 @@ class SamplingWidget(DockWidget):
     def pick_defaults(self, *_: Any) -> None:
         """Pick the active noisy layer unless a noisy layer is chosen; say what is missing."""
         candidates = noisy_candidates(self.viewer)
-        if candidates and self.image.value not in candidates:
-            self.image.value = candidates[0]
+        current = self.image.value
+        if current not in candidates or (
+            not self.user_chose(self.image)
+            and upgrade_from_calibration(current, candidates, self.viewer)
+        ):
+            if candidates:
+                self.choose(self.image, candidates[0])
         if self.store.model is None:
             self.show_hint("No trained model yet: train one in step 2, or load a model file.")
         elif not candidates:
@@ -214,10 +228,16 @@ class SamplingWidget(DockWidget):
 
     def _show_lazy(self, layer: Any, result: Any) -> None:
         self.results, self.results_source = {}, self._prefix(layer)
-        for output, image in result.images.items():
-            if output == "mmse" and not self.mmse.value:
-                continue
-            options = {"colormap": "magma"} if output == "uncertainty" else {}
+        self.written = {
+            output: Path(image)
+            for output, image in result.images.items()
+            if output != "mmse" or self.mmse.value
+        }
+        # The first result on top and shown, the others under it, hidden: a click away.
+        first = next(iter(self.written), None)
+        for output, image in reversed(self.written.items()):
+            options: dict[str, Any] = {"colormap": "magma"} if output == "uncertainty" else {}
+            options["visible"] = output == first
             name = output_name(self.results_source, output, self.interval.value)
             push_lazy(self.viewer, image, name=name, source=layer, kind=output, **options)
         reused = result.n_planes - result.computed
@@ -228,7 +248,7 @@ class SamplingWidget(DockWidget):
         )
 
     def _show(self, layer: Any, prediction: Any, position: tuple[int, ...] | None = None) -> None:
-        self.results, self.results_source = {}, self._prefix(layer)
+        self.results, self.results_source, self.written = {}, self._prefix(layer), {}
         interval = prediction.settings.interval if prediction.settings else None
         self.results_interval = interval
         wanted = dict.fromkeys(RESULT_NAMES, True) | {"mmse": self.mmse.value}
@@ -236,8 +256,10 @@ class SamplingWidget(DockWidget):
             data = getattr(prediction, output, None)
             if data is not None and wanted[output] and np.size(data):
                 self.results[output] = np.asarray(data, dtype=np.float32)
+        # Pushed last first, so that the first result ends on top of the layer list.
         pending = [
-            functools.partial(self._push, layer, output, position) for output in self.results
+            functools.partial(self._push, layer, output, position)
+            for output in reversed(self.results)
         ]
         done = f"done: {', '.join(self.results)} of '{layer.name}'"
         if interval is not None:
@@ -276,6 +298,13 @@ class SamplingWidget(DockWidget):
 
         from napari_divnoising.core.io import write_tiff
 
+        if not self.results and self.written:
+            folder = next(iter(self.written.values())).parent
+            raise InputError(
+                f"The whole-stack results are already files: {len(self.written)} OME-Zarr "
+                f"images in {folder} (Fiji and napari open them). 'Export results as TIFF' "
+                "writes the results of a whole-layer or current-plane run."
+            )
         if not self.results:
             raise InputError("Nothing to export yet: run the sampling first")
         folder = Path(self.export_folder.value)

@@ -74,6 +74,13 @@ class Trainer(TrainingState):
         fraction = done / loop.total_steps
         if math.isfinite(loop.budget_s):
             fraction = max(fraction, self.train_seconds / loop.budget_s)
+            if not fields.get("status"):
+                # Under a budget, time is what runs out, not the epochs' upper bound.
+                loss = fields.get("loss")
+                fields["status"] = (
+                    f"{STAGE}: {_clock(self.train_seconds)} of {_clock(loop.budget_s)}"
+                    f" · {done} steps" + (f" · loss {loss:.4g}" if loss is not None else "")
+                )
         return Progress(STAGE, done, loop.total_steps, fraction=min(1.0, fraction), **fields)
 
     def _started(self, loop: _Loop) -> Progress:
@@ -294,3 +301,9 @@ def train(
         initial_model=initial_model,
     )
     return run_generator(trainer.run(), progress)
+
+
+def _clock(seconds: float) -> str:
+    """``75.4`` → ``"1:15"`` (minutes and seconds), as a time budget is read."""
+    minutes, rest = divmod(max(0, round(seconds)), 60)
+    return f"{minutes}:{rest:02d}"

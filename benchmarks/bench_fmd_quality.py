@@ -86,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patch-size", type=int, help="override the budget default (64)")
     parser.add_argument("--batch-size", type=int, help="override the budget default (32)")
     parser.add_argument("--learning-rate", type=float, help="override the budget default (3e-3)")
+    parser.add_argument(
+        "--kl-weight", type=float, help="weight of the KL term (default 1: the evidence bound)"
+    )
     parser.add_argument("--lr-schedule", choices=["auto", "plateau", "cosine"], default="auto")
     parser.add_argument("--train-fraction", type=float, default=0.85)
     parser.add_argument("--mixed-precision", choices=["auto", "bf16", "off"], default="auto")
@@ -180,6 +183,7 @@ def train_model(args, noisy: np.ndarray, noise_model, *, minutes: float, seed: i
             ("patch_size", args.patch_size),
             ("batch_size", args.batch_size),
             ("learning_rate", args.learning_rate),
+            ("kl_weight", args.kl_weight),
         )
         if value is not None
     }
@@ -408,6 +412,7 @@ def record(args, source, minutes, seed, model, base, run) -> dict:
         "depth": model.network_config.depth,
         "z_dim": model.network_config.z_dim,
         "res_blocks": model.network_config.res_blocks,
+        "kl_weight": model.training_config.kl_weight,
         "samples": args.samples,
         "views": args.views,
         "cpu": select_device("cpu").description,

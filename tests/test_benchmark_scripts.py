@@ -43,15 +43,20 @@ def test_the_table_shows_the_mean_and_spread_over_seeds(capsys):
 def test_a_record_holds_the_mean_scores_and_the_baseline_timing():
     bench = load("bench_fmd_quality")
     args = bench.parse_args(["--minutes", "2"])
+    from napari_divnoising.core.model.config import NetworkConfig, TrainingConfig
+
+    # The real settings classes: a record that reads a new setting is tested against it.
     model = SimpleNamespace(
         provenance={"n_steps": 40, "training_seconds": 120.0},
-        network_config=SimpleNamespace(n_filters=16, depth=1, z_dim=32),
+        network_config=NetworkConfig(n_filters=16, depth=1, z_dim=32),
+        training_config=TrainingConfig(time_budget_minutes=2.0),
     )
     base = {"noisy": [(30.0, 0.7), (32.0, 0.8)], "bm3d_seconds": 12.0}
     run = {"mmse": [(35.0, 0.9), (37.0, 0.9)]}
     entry = bench.record(args, "calibrated", 2.0, 0, model, base, run)
     assert entry["noisy_psnr"] == 31.0 and entry["mmse_psnr"] == 36.0
     assert entry["bm3d_seconds"] == 12.0 and entry["depth"] == 1
+    assert entry["res_blocks"] == 0 and entry["kl_weight"] == 1.0
     assert entry["per_view"] == {"mmse": [35.0, 37.0]}
     json.dumps(entry)  # a record must be writable as JSON
 

@@ -100,13 +100,15 @@ def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:  
     # 2. Training with a live loss plot.
     dock, widget = docks["Training"]
     form = widget.form
-    form.layers.value = [viewer.layers["noisy frames"]]
+    # As a user finds it: the dock preselected the noisy frames, not the calibration
+    # frames opened after them.
+    assert form.layers.value == [viewer.layers["noisy frames"]], form.layers.value
     if quick:
         form.patch_size.value, form.batch_size.value = 32, 4
         form.max_epochs.value, form.steps_per_epoch.value = 2, 2
         form.n_filters.value, form.z_dim.value = 8, 8
     else:
-        # A time budget switches the form to the core's faster settings (64², batch 64,
+        # A time budget switches the form to the core's faster settings (64², batch 32,
         # learning rate 3e-3 with a cosine decay over the budget).
         form.time_budget.value = train_minutes
         form.max_epochs.value = form.patience.value = 10_000
@@ -119,7 +121,7 @@ def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:  
 
     # 3. Sampling: MMSE, MAP, uncertainty and a few raw samples.
     dock, widget = docks["Sampling"]
-    widget.image.value = viewer.layers["noisy frames"]
+    assert widget.image.value is viewer.layers["noisy frames"], widget.image.value
     widget.n_samples.value = 4 if quick else 50
     widget.keep_samples.value = 3
     widget.map.value = True
@@ -135,10 +137,14 @@ def make_screenshots(out: Path, *, train_minutes: float, quick: bool) -> None:  
 
     # 4. Quality control against the simulated ground truth.
     dock, widget = docks["Quality control"]
-    widget.prediction.value = viewer.layers["noisy frames_mmse"]
-    widget.ground_truth.value = viewer.layers["ground truth"]
-    widget.noisy.value = viewer.layers["noisy frames"]
-    widget.uncertainty.value = viewer.layers["noisy frames_uncertainty"]
+    # Every column preselected: the newest MMSE, the ground truth, the MMSE's own input.
+    for field, name in (
+        (widget.prediction, "noisy frames_mmse"),
+        (widget.ground_truth, "ground truth"),
+        (widget.noisy, "noisy frames"),
+        (widget.uncertainty, "noisy frames_uncertainty"),
+    ):
+        assert field.value is viewer.layers[name], (field.label, field.value)
     widget.runner.run_button.click()
     wait(widget.runner)
     show_only(viewer, "noisy frames_mmse_ssim_map", "noisy frames_mmse_rse_map")

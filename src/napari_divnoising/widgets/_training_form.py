@@ -251,9 +251,7 @@ class TrainingForm:
             return "No noisy image layer yet: open the images to train on."
         chosen = list(self.layers.value)
         picked_here = chosen == getattr(self, "_picked", None)  # not the user's own choice
-        if not chosen or (
-            picked_here and upgrade_from_calibration(chosen[0], candidates, viewer)
-        ):
+        if not chosen or (picked_here and upgrade_from_calibration(chosen[0], candidates, viewer)):
             # Calibration frames opened first give way to the noisy data opened next.
             self.layers.value = self._picked = [candidates[0]]
         return ""

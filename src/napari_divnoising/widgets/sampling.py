@@ -122,12 +122,12 @@ class SamplingWidget(DockWidget):
         """Pick the active noisy layer unless a noisy layer is chosen; say what is missing."""
         candidates = noisy_candidates(self.viewer)
         current = self.image.value
-        if current not in candidates or (
+        gone = bool(candidates) and current not in candidates
+        if gone or (
             not self.user_chose(self.image)
             and upgrade_from_calibration(current, candidates, self.viewer)
         ):
-            if candidates:
-                self.choose(self.image, candidates[0])
+            self.choose(self.image, candidates[0])
         if self.store.model is None:
             self.show_hint("No trained model yet: train one in step 2, or load a model file.")
         elif not candidates:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -288,6 +289,11 @@ def test_time_budget_stops_after_one_epoch(noisy_stack):
     assert len(model.history) == 1
     # The user learns whether more minutes would help (here: too little to tell).
     assert "Too few epochs" in stops[0].reason
+    # Under a budget the status counts time, not epochs against their upper bound.
+    epoch_statuses = [e.status for e in events if isinstance(e.payload, EpochDone)]
+    clock = re.compile(r"^training: \d+:\d\d of 0:00 · \d+ steps?( · loss .*)?$")
+    assert epoch_statuses and all(clock.match(status) for status in epoch_statuses)
+    assert not any("/50" in e.status for e in events)
 
 
 def test_initial_model_and_noise_model_may_be_file_paths(noisy_stack, tmp_path):

@@ -79,7 +79,8 @@ class Trainer(TrainingState):
                 loss = fields.get("loss")
                 fields["status"] = (
                     f"{STAGE}: {_clock(self.train_seconds)} of {_clock(loop.budget_s)}"
-                    f" · {done} steps" + (f" · loss {loss:.4g}" if loss is not None else "")
+                    f" · {done:,} step{'' if done == 1 else 's'}"
+                    + (f" · loss {loss:.4g}" if loss is not None else "")
                 )
         return Progress(STAGE, done, loop.total_steps, fraction=min(1.0, fraction), **fields)
 

@@ -14,9 +14,9 @@ from ._base import DockWidget
 from ._layers import (
     data_layer_choices,
     image_layers,
+    is_result,
     layer_image,
     looks_like_ground_truth,
-    noisy_candidates,
     push_image,
     result_kind,
     result_source,
@@ -149,18 +149,17 @@ class QualityControlWidget(DockWidget):
             self.show_hint("")
 
     def _pick_noisy(self, prediction: Any) -> None:
-        """Pick the prediction's input (its source) as noisy input, else the likeliest layer."""
-        if self.user_chose(self.noisy):
+        """Pick the input the prediction was computed from as the noisy input.
+
+        Only for a result of this plugin whose input is still open, and never over the
+        user's own choice; before there is a result, nothing is chosen (the first layer of
+        the list would be a guess, as likely the calibration frames as the noisy data).
+        """
+        if self.user_chose(self.noisy) or prediction is None or not is_result(prediction):
             return
-        source = result_source(prediction, self.viewer) if prediction is not None else None
-        candidates = [source] if source is not None else noisy_candidates(self.viewer)
-        others = [
-            layer
-            for layer in candidates
-            if layer is not None and layer not in (prediction, self.ground_truth.value)
-        ]
-        if others:
-            self.choose(self.noisy, others[0])
+        source = result_source(prediction, self.viewer)
+        if source is not None and source not in (prediction, self.ground_truth.value):
+            self.choose(self.noisy, source)
 
     @guarded
     def _evaluate(self) -> None:

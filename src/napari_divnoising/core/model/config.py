@@ -21,7 +21,9 @@ drawing, encoding and decoding them took half of every step. 32 channels (8 valu
 take 1.4× the steps of 64 and batches of 32 patches 1.7× those of 64: after 15 minutes the MMSE
 reaches 37.25 dB (64 channels: 37.31, 16 channels: 37.13; the earlier default of 64 channels and
 batch 64: 37.24); after 5 minutes 16 channels lead (37.20 dB, 32 channels 36.85, the earlier
-default 36.27). 32 channels keep most of both.
+default 36.27). 32 channels keep most of both (over three seeds at 15 minutes: 37.17 ± 0.11).
+Gated residual blocks (``res_blocks``) fit the data better but gave a worse MMSE (−0.37 dB
+after 5 minutes with two), so the budget's network has none.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ __all__ = [
     "StoppedEarly",
     "TrainingStarted",
     "blocking",
+    "budget_status",
     "payloads",
     "run_generator",
 ]
@@ -273,3 +274,23 @@ def blocking(
         f":func:`{iterate.__name__}`'s generator returns."
     )
     return run
+
+
+def budget_status(
+    stage: str, seconds: float, budget_s: float, steps: int, loss: float | None = None
+) -> str:
+    """Return a progress line for work under a time budget: the clock, not an upper bound.
+
+    Examples
+    --------
+    >>> budget_status("training", 75.4, 300, 1904, 2.5)
+    'training: 1:15 of 5:00 · 1,904 steps · loss 2.5'
+    """
+
+    def clock(value: float) -> str:
+        minutes, rest = divmod(max(0, round(value)), 60)
+        return f"{minutes}:{rest:02d}"
+
+    text = f"{stage}: {clock(seconds)} of {clock(budget_s)} · {steps:,} step"
+    text += "" if steps == 1 else "s"
+    return text + (f" · loss {loss:.4g}" if loss is not None else "")

@@ -23,6 +23,7 @@ __all__ = [
     "layer_stack",
     "plane_name",
     "push_lazy",
+    "push_lazy_results",
     "push_plane",
 ]
 
@@ -105,3 +106,19 @@ def push_lazy(
         first = np.asarray(data[(0,) * (data.ndim - 2)])
         kwargs.setdefault("contrast_limits", (0.0, float(np.percentile(first, 99.9)) or 1.0))
     return push_image(viewer, data, name=name, source=source, **kwargs)
+
+
+def push_lazy_results(
+    viewer: napari.viewer.Viewer, images: dict[str, Any], names: dict[str, str], *, source: Image
+) -> dict[str, Path]:
+    """Add the OME-Zarr results named in `names` as lazy layers; return their paths.
+
+    The first result ends on top and shown, the others under it, hidden: a click away.
+    """
+    written = {output: Path(images[output]) for output in names}
+    first = next(iter(written), None)
+    for output, image in reversed(written.items()):
+        options: dict[str, Any] = {"colormap": "magma"} if output == "uncertainty" else {}
+        options["visible"] = output == first
+        push_lazy(viewer, image, name=names[output], source=source, kind=output, **options)
+    return written

@@ -1,8 +1,14 @@
-"""The Sampling dock's fixed choices, and how its results are named."""
+"""The Sampling dock's fixed choices, how its results are named, and their TIFF export."""
 
 from __future__ import annotations
 
-__all__ = ["FOLDER_TIP", "INTERVALS", "SCOPES", "SCOPE_TIP", "output_name"]
+from pathlib import Path
+
+import numpy as np
+
+from napari_divnoising.core.errors import InputError
+
+__all__ = ["FOLDER_TIP", "INTERVALS", "SCOPES", "SCOPE_TIP", "export_tiffs", "output_name"]
 
 #: Interval choices of the form: (label, probability).
 INTERVALS = [("none", None), ("50%", 0.5), ("80%", 0.8), ("90%", 0.9), ("95%", 0.95)]
@@ -25,3 +31,39 @@ def output_name(source: str, output: str, interval: float | None) -> str:
     if output in ("lower", "upper") and interval is not None:
         return f"{source}_{output}_{interval:.0%}"
     return f"{source}_{output}"
+
+
+def export_tiffs(
+    results: dict[str, np.ndarray],
+    written: dict[str, Path],
+    folder: Path,
+    source: str,
+    interval: float | None,
+) -> int:
+    """Write the in-memory `results` as ``<source>_<output>.tif`` into `folder`; return how many.
+
+    Raises
+    ------
+    InputError
+        With nothing in memory: where a whole-stack run's files (`written`) already are,
+        or that there is nothing yet; or when `folder` does not exist.
+    """
+    from napari_divnoising.core.io import write_tiff
+
+    if not results and written:
+        where = next(iter(written.values())).parent
+        raise InputError(
+            f"The whole-stack results are already files: {len(written)} OME-Zarr "
+            f"images in {where} (Fiji and napari open them). 'Export results as TIFF' "
+            "writes the results of a whole-layer or current-plane run."
+        )
+    if not results:
+        raise InputError("Nothing to export yet: run the sampling first")
+    if not folder.is_dir():
+        raise InputError(f"Export folder {str(folder)!r} does not exist; choose a folder")
+    for output, data in results.items():
+        # A metadata dict makes tifffile record the shape (the sample axis survives).
+        description = {"source": source, "output": output}
+        name = output_name(source, output, interval)
+        write_tiff(folder / f"{name}.tif", data, metadata=description)
+    return len(results)

@@ -133,7 +133,9 @@ class NoiseModelWidget(DockWidget):
         if steps and fit.get("converged_at"):
             how += " (its loss had levelled off)"
         status = f"{self.runner.status.text()}: {label}{how}. Step 2, Training, can use it now."
-        disagreement = result.data.disagreement
+        from napari_divnoising.core.noise_model.local_check import describe_disagreement
+
+        disagreement = describe_disagreement(result.data.local)
         if disagreement:
             remedy = (
                 "calibration frames, if you can record them, give a truer model"

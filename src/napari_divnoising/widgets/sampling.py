@@ -15,6 +15,8 @@ from napari_divnoising.core.prediction.config import SamplingConfig, sampling_co
 from napari_divnoising.core.prediction.results import RESULT_NAMES
 from napari_divnoising.core.settings import field_spec
 
+from . import _lazy_layers as lazy
+from . import _sampling_choices as choices
 from ._base import DockWidget
 from ._fields import setting_widget
 from ._layers import (
@@ -25,9 +27,7 @@ from ._layers import (
     push_image,
     upgrade_from_calibration,
 )
-from ._lazy_layers import check_fits_in_memory, current_plane, layer_stack, push_lazy, push_plane
 from ._model_files import ModelFiles
-from ._sampling_choices import FOLDER_TIP, INTERVALS, SCOPE_TIP, SCOPES, output_name
 from ._workers import guarded, relay_warnings
 
 if TYPE_CHECKING:
@@ -69,8 +69,13 @@ class SamplingWidget(DockWidget):
             "(empty: the image's name)",
         )
         self.output_prefix.native.setPlaceholderText("the image's name")
-        self.scope = ComboBox(label="denoise", choices=SCOPES, value=SCOPES[0], tooltip=SCOPE_TIP)
-        self.zarr_folder = FileEdit(label="OME-Zarr folder", mode="d", tooltip=FOLDER_TIP)
+        self.scope = ComboBox(
+            label="denoise",
+            choices=choices.SCOPES,
+            value=choices.SCOPES[0],
+            tooltip=choices.SCOPE_TIP,
+        )
+        self.zarr_folder = FileEdit(label="OME-Zarr folder", mode="d", tooltip=choices.FOLDER_TIP)
         self._add_setting_fields()
         self.add_form(
             Container(
@@ -152,7 +157,7 @@ class SamplingWidget(DockWidget):
         self.uncertainty = field("uncertainty", "uncertainty (per-pixel std)")
         self.interval = ComboBox(
             label="interval bounds",
-            choices=INTERVALS,
+            choices=choices.INTERVALS,
             value=None,
             tooltip=field_spec(SamplingConfig, "interval").help,
         )
@@ -205,14 +210,14 @@ class SamplingWidget(DockWidget):
         """Return the image, the recipe's target and the handler of the result, by scope."""
         from napari_divnoising.core.prediction.recipe import PlaneTarget, ZarrTarget
 
-        if self.scope.value == SCOPES[0]:
+        if self.scope.value == choices.SCOPES[0]:
             if layer is not None:
-                check_fits_in_memory(checked_image_layer(layer, role="noisy image"))
+                lazy.check_fits_in_memory(checked_image_layer(layer, role="noisy image"))
             image = layer_image(layer, role="noisy image")
             return image, None, lambda prediction: self._show(layer, prediction)
-        stack = layer_stack(layer, role="noisy image")
-        if self.scope.value == SCOPES[1]:
-            position = current_plane(self.viewer, layer, stack)
+        stack = lazy.layer_stack(layer, role="noisy image")
+        if self.scope.value == choices.SCOPES[1]:
+            position = lazy.current_plane(self.viewer, layer, stack)
             index = int(np.ravel_multi_index(position, stack.layout[:-2])) if position else 0
             shown = functools.partial(self._show, layer, position=position)
             return stack, PlaneTarget(index), shown
@@ -228,18 +233,12 @@ class SamplingWidget(DockWidget):
 
     def _show_lazy(self, layer: Any, result: Any) -> None:
         self.results, self.results_source = {}, self._prefix(layer)
-        self.written = {
-            output: Path(image)
-            for output, image in result.images.items()
+        names = {
+            output: choices.output_name(self.results_source, output, self.interval.value)
+            for output in result.images
             if output != "mmse" or self.mmse.value
         }
-        # The first result on top and shown, the others under it, hidden: a click away.
-        first = next(iter(self.written), None)
-        for output, image in reversed(self.written.items()):
-            options: dict[str, Any] = {"colormap": "magma"} if output == "uncertainty" else {}
-            options["visible"] = output == first
-            name = output_name(self.results_source, output, self.interval.value)
-            push_lazy(self.viewer, image, name=name, source=layer, kind=output, **options)
+        self.written = lazy.push_lazy_results(self.viewer, result.images, names, source=layer)
         reused = result.n_planes - result.computed
         earlier = f" ({reused} done by an earlier run)" if reused else ""
         self.runner.status.setText(
@@ -277,42 +276,21 @@ class SamplingWidget(DockWidget):
             options = {"colormap": "magma", "contrast_limits": (0.0, high)}
         if output != next(iter(self.results)):  # one result on top; the rest a click away
             options["visible"] = False
-        name = output_name(self.results_source, output, self.results_interval)
+        name = choices.output_name(self.results_source, output, self.results_interval)
         if position:
-            push_plane(self.viewer, data, name=name, source=layer, position=position, kind=output)
+            lazy.push_plane(
+                self.viewer, data, name=name, source=layer, position=position, kind=output
+            )
             return
-        leading = 1 if output == "samples" else 0
-        push_image(
-            self.viewer,
-            data,
-            name=name,
-            kind=output,
-            source=layer,
-            leading_axes=leading,
-            **options,
-        )
+        options["leading_axes"] = int(output == "samples")  # the sample axis first
+        push_image(self.viewer, data, name=name, kind=output, source=layer, **options)
 
     @guarded
     def _export(self) -> None:
         from napari.utils.notifications import show_info
 
-        from napari_divnoising.core.io import write_tiff
-
-        if not self.results and self.written:
-            folder = next(iter(self.written.values())).parent
-            raise InputError(
-                f"The whole-stack results are already files: {len(self.written)} OME-Zarr "
-                f"images in {folder} (Fiji and napari open them). 'Export results as TIFF' "
-                "writes the results of a whole-layer or current-plane run."
-            )
-        if not self.results:
-            raise InputError("Nothing to export yet: run the sampling first")
         folder = Path(self.export_folder.value)
-        if not folder.is_dir():
-            raise InputError(f"Export folder {str(folder)!r} does not exist; choose a folder")
-        for output, data in self.results.items():
-            # A metadata dict makes tifffile record the shape (the sample axis survives).
-            description = {"source": self.results_source, "output": output}
-            name = output_name(self.results_source, output, self.results_interval)
-            write_tiff(folder / f"{name}.tif", data, metadata=description)
-        show_info(f"Wrote {len(self.results)} TIFF file(s) to {folder}")
+        count = choices.export_tiffs(
+            self.results, self.written, folder, self.results_source, self.results_interval
+        )
+        show_info(f"Wrote {count} TIFF file(s) to {folder}")

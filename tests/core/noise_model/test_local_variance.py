@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from napari_divnoising.core.noise_model.diagnostics import (
+from napari_divnoising.core.noise_model.local_check import (
     BELOW,
     describe_disagreement,
     local_variance,
@@ -95,9 +95,11 @@ def test_a_fit_to_a_wrong_signal_is_caught_by_the_images_own_statistics(sample, 
     clean = np.broadcast_to(sample.clean, sample.noisy.shape)
     true = make_noise_model(sample.noisy, source="denoised", denoised=clean, settings=settings)
     assert true.data.local is not None
-    assert true.data.disagreement == ""
+    assert describe_disagreement(true.data.local) == ""
     # An over-smoothed "clean" image: its pairs hold the lost detail as extra noise, and the
     # model fitted to them sits on its own data points, yet not on the images' statistics.
     blurred = np.broadcast_to(gaussian_filter(sample.clean, 3.0), sample.noisy.shape)
     wrong = make_noise_model(sample.noisy, source="denoised", denoised=blurred, settings=settings)
-    assert "above what the images' local statistics imply" in wrong.data.disagreement
+    assert "above what the images' local statistics imply" in describe_disagreement(
+        wrong.data.local
+    )

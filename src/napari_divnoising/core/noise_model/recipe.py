@@ -31,8 +31,9 @@ from ..validation import as_image_stack, check_same_shape
 from .base import NoiseModel
 from .bootstrap import MIN_BOOTSTRAP_SIZE, PASSES_PER_PLANE, iter_bootstrap
 from .calibration import calibration_pairs, find_saturated
-from .diagnostics import DataEstimate, estimate_from_pairs, local_variance
+from .diagnostics import DataEstimate, estimate_from_pairs
 from .fitting import iter_fit_pairs, resolve_settings
+from .local_check import local_variance
 from .pairs import NoisePairs, check_raw_intensities
 from .settings import NoiseModelSettings
 

@@ -25,6 +25,7 @@ from ..events import (
     Progress,
     StoppedEarly,
     TrainingStarted,
+    budget_status,
     run_generator,
 )
 from ..model.config import NetworkConfig, TrainingConfig
@@ -74,14 +75,8 @@ class Trainer(TrainingState):
         fraction = done / loop.total_steps
         if math.isfinite(loop.budget_s):
             fraction = max(fraction, self.train_seconds / loop.budget_s)
-            if not fields.get("status"):
-                # Under a budget, time is what runs out, not the epochs' upper bound.
-                loss = fields.get("loss")
-                fields["status"] = (
-                    f"{STAGE}: {_clock(self.train_seconds)} of {_clock(loop.budget_s)}"
-                    f" · {done:,} step{'' if done == 1 else 's'}"
-                    + (f" · loss {loss:.4g}" if loss is not None else "")
-                )
+            elapsed, loss = self.train_seconds, fields.get("loss")  # the clock, not epochs
+            fields.setdefault("status", budget_status(STAGE, elapsed, loop.budget_s, done, loss))
         return Progress(STAGE, done, loop.total_steps, fraction=min(1.0, fraction), **fields)
 
     def _started(self, loop: _Loop) -> Progress:
@@ -302,9 +297,3 @@ def train(
         initial_model=initial_model,
     )
     return run_generator(trainer.run(), progress)
-
-
-def _clock(seconds: float) -> str:
-    """``75.4`` → ``"1:15"`` (minutes and seconds), as a time budget is read."""
-    minutes, rest = divmod(max(0, round(seconds)), 60)
-    return f"{minutes}:{rest:02d}"

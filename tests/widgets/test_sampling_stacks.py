@@ -6,7 +6,8 @@ import pytest
 import zarr
 
 from napari_divnoising.core.prediction.to_zarr import predict_to_zarr
-from napari_divnoising.widgets.sampling import SCOPES, SamplingWidget
+from napari_divnoising.widgets._sampling_choices import SCOPES
+from napari_divnoising.widgets.sampling import SamplingWidget
 
 from .conftest import wait_for
 

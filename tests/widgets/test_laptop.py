@@ -90,13 +90,19 @@ def test_quality_control_preselects_the_noisy_input_of_the_result(both_samples, 
 
 
 # -- a plane's result never replaces the whole layer's ----------------------------------
-def test_a_current_plane_run_after_a_whole_layer_run_keeps_both(viewer, sample, qtbot, tiny_model):
+def sampling_dock(viewer, sample, model):
+    """A Sampling dock on the layer "noisy" with `model`: 2 samples and the uncertainty."""
     viewer.add_image(sample.noisy, name="noisy")
     sampling = docked(viewer, SamplingWidget)
-    sampling.store.set_model(tiny_model, label="tiny")
+    sampling.store.set_model(model, label="tiny")
     sampling.image.value = viewer.layers["noisy"]
     sampling.n_samples.value = 2
     sampling.uncertainty.value = True
+    return sampling
+
+
+def test_a_current_plane_run_after_a_whole_layer_run_keeps_both(viewer, sample, qtbot, tiny_model):
+    sampling = sampling_dock(viewer, sample, tiny_model)
     sampling.runner.run_button.click()
     wait_for(qtbot, sampling.runner)
     whole = np.array(viewer.layers["noisy_mmse"].data)
@@ -124,12 +130,7 @@ def test_a_current_plane_run_after_a_whole_layer_run_keeps_both(viewer, sample, 
 def test_whole_stack_results_are_added_with_the_mmse_on_top_and_said_to_be_files(
     viewer, sample, qtbot, tiny_model, tmp_path, notifications
 ):
-    viewer.add_image(sample.noisy, name="noisy")
-    sampling = docked(viewer, SamplingWidget)
-    sampling.store.set_model(tiny_model, label="tiny")
-    sampling.image.value = viewer.layers["noisy"]
-    sampling.n_samples.value = 2
-    sampling.uncertainty.value = True
+    sampling = sampling_dock(viewer, sample, tiny_model)
     sampling.interval.value = 0.9
     sampling.scope.value = "whole stack → OME-Zarr"
     sampling.zarr_folder.value = tmp_path

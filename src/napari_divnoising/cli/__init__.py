@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ._commands import COMMANDS
 from ._progress import CommandError, show_warnings_briefly
+from ._signals import Terminated, stopping_like_ctrl_c
 
 __all__ = ["main"]
 
@@ -49,17 +50,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on bad input, 130 when interrupted.
+        0 on success, 2 on bad input, 130 when interrupted by Ctrl-C, 128 + the signal's
+        number when stopped by SIGTERM or SIGHUP (143, 129). A training run stopped either
+        way saves the best model so far and returns 0.
     """
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), stopping_like_ctrl_c():
             show_warnings_briefly()
             arguments.run(arguments)
     except CommandError as err:
         print(f"divnoising {arguments.command}: error: {err}", file=sys.stderr)
         return 2
+    except Terminated as stop:
+        print(f"divnoising {arguments.command}: stopped by {stop.signal_name}", file=sys.stderr)
+        return stop.exit_status
     except KeyboardInterrupt:
         print(f"divnoising {arguments.command}: interrupted", file=sys.stderr)
         return 130

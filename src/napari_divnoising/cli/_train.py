@@ -137,10 +137,12 @@ def run(arguments: argparse.Namespace) -> None:
 def train_with_report(trainer, *, quiet: bool):
     """Run the trainer with a progress bar and a line per epoch; return the best model.
 
-    Ctrl-C stops training and keeps the best model so far.
+    Ctrl-C, SIGTERM and SIGHUP stop training and keep the best model so far.
     """
     try:
         return drive(trainer.run(), quiet=quiet)
-    except KeyboardInterrupt:
-        print("interrupted: keeping the best model so far", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        how = getattr(stop, "signal_name", None)
+        said = "interrupted" if how is None else f"stopped by {how}"
+        print(f"{said}: keeping the best model so far", file=sys.stderr)
         return trainer.best_model()

@@ -7,9 +7,13 @@ generator built on it reaches a yield — where its consumer can stop it — sev
 second. Closing the generator (Stop in a dock, Ctrl-C on the command line) leaves the
 ``with`` block with an exception, which kills the child at once; a normal exit closes it.
 
-The child is a fresh interpreter running this module (``python -m``), fed pickled calls on
-its standard input. Unlike :mod:`multiprocessing`'s "spawn", it never re-runs the caller's
-``__main__``: a user's script without an ``if __name__ == "__main__"`` guard is safe.
+The child is a fresh interpreter running this module, fed pickled calls on its standard
+input. Unlike :mod:`multiprocessing`'s "spawn", it never re-runs the caller's ``__main__``:
+a user's script without an ``if __name__ == "__main__"`` guard is safe. It is not started
+with ``python -m``, which puts the working folder first on ``sys.path``: a ``bm3d.py`` or
+``numpy.py`` lying in the user's folder would be imported instead of the installed package
+and run as our code. The child drops that entry before it imports anything, so only what
+the parent could import (installed packages, ``PYTHONPATH``) is importable there.
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ __all__ = ["POLL_S", "ChildProcess"]
 
 #: Longest wait between two yields while a call runs, in seconds.
 POLL_S = 0.2
+#: The child's program. ``python -c`` puts the working folder first on ``sys.path`` (as
+#: ``-m`` does); it goes before the first import. (``-I`` would also drop PYTHONPATH and the
+#: user's site-packages, where the package itself may be installed; ``-P`` needs 3.11.)
+_CHILD_MAIN = (  # the entry is "" (unless PYTHONSAFEPATH left it out already)
+    "import sys; sys.path[:1] = [p for p in sys.path[:1] if p]; "
+    f"from {__name__} import _serve; _serve()"
+)
 
 
 class ChildProcess:
@@ -51,7 +62,7 @@ class ChildProcess:
 
     def _start(self) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-c", _CHILD_MAIN],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

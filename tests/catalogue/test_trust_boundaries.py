@@ -11,9 +11,11 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from ..waiting import EVENT_WAIT_S
+from .conftest import refused
 from .test_faults import _child_env, _cli
 
 # --- a module in the working folder -------------------------------------------------------
@@ -48,3 +50,48 @@ def test_a_bm3d_py_in_the_working_folder_is_not_imported_by_the_bootstrap(worksp
     assert done.returncode == 0, done.stderr[-2000:]
     assert not (folder / "imported.txt").exists(), "the working folder's bm3d.py was imported"
     assert out.is_file()
+
+
+# --- a name is a name ----------------------------------------------------------------------
+
+_NOT_NAMES = {
+    "climbs out": "../../escaped",
+    "absolute": "{tmp}/escaped-absolute",
+    "newline": "two\nlines",
+    "backslash": "..\\escaped",
+}
+
+
+@pytest.mark.parametrize("output_format", ["tiff", "ome-zarr"])
+@pytest.mark.parametrize("what", sorted(_NOT_NAMES))
+def test_a_name_that_is_a_path_is_refused_and_nothing_is_written(
+    workspace, tmp_path, capsys, what, output_format
+):
+    name = _NOT_NAMES[what].format(tmp=tmp_path)
+    out = workspace.path("deep") / "er" / "out"
+    argv = ["predict", workspace.model, workspace.noisy, "--out", out, "--name", name,
+            "--samples", "2", "--format", output_format, "--quiet"]  # fmt: skip
+    reason = refused(capsys, argv)
+    assert "output name" in reason
+    assert not out.exists()
+    assert not list(tmp_path.rglob("*escaped*"))
+
+
+def test_a_layer_named_like_a_path_exports_into_the_chosen_folder(tmp_path):
+    from napari_divnoising.widgets._sampling_choices import export_tiffs
+
+    folder = tmp_path / "exports" / "here"
+    folder.mkdir(parents=True)
+    results = {"mmse": np.zeros((8, 8), np.float32)}
+    assert export_tiffs(results, {}, folder, "../../day 1: embryo", None) == 1
+    assert [p.name for p in folder.iterdir()] == ["day 1_ embryo_mmse.tif"]
+    assert sorted(p.name for p in tmp_path.rglob("*.tif")) == ["day 1_ embryo_mmse.tif"]
+
+
+def test_the_api_refuses_a_stem_that_is_a_path(workspace, tmp_path):
+    from napari_divnoising.core.errors import SettingsError
+    from napari_divnoising.core.prediction.to_zarr import iter_predict_to_zarr
+
+    with pytest.raises(SettingsError, match="is a path, not a name"):
+        iter_predict_to_zarr(workspace.noisy, workspace.model, tmp_path / "o", stem="../x")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "x_mmse.ome.zarr").exists()

@@ -214,6 +214,11 @@ def run(arguments: argparse.Namespace) -> None:
     settings = sampling_settings(arguments)
     if arguments.name is not None and len(arguments.images) > 1:
         raise CommandError("--name names the outputs of one input; give one image, or drop it")
+    if arguments.name is not None:
+        from ..core.outputs import check_output_name
+
+        with user_errors():
+            check_output_name(arguments.name)
     if output_format(arguments) == "ome-zarr":
         run_to_zarr(arguments, settings)
         return

@@ -11,9 +11,65 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import OutputError, SettingsError
 
-__all__ = ["plan_outputs"]
+__all__ = ["check_output_name", "output_name_from", "plan_outputs"]
+
+#: Characters no output name may hold: path separators, and what Windows forbids in names
+#: (so that results copied to a Windows share keep their names).
+_NOT_IN_NAMES = set('/\\<>:"|?*')
+#: Bytes of a name: file systems allow 255 per file name, and results add up to ~30
+#: (``_uncertainty.ome.zarr``, a temporary file's prefix and suffix).
+MAX_NAME_BYTES = 200
+
+
+def check_output_name(name: str) -> str:
+    """Return `name` if it can prefix output files in a folder, else raise.
+
+    A name is a name, not a path: it never climbs out of the output folder, and it never
+    makes file names that a shell or another operating system cannot handle.
+
+    Raises
+    ------
+    SettingsError
+        If `name` is empty, ``.`` or ``..``, starts with a dot or ends with a space or dot,
+        holds a path separator, a control character (a newline) or a character Windows
+        forbids, or is longer than :data:`MAX_NAME_BYTES` bytes.
+
+    Examples
+    --------
+    >>> check_output_name("embryo_day2")
+    'embryo_day2'
+    >>> check_output_name("../../x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    napari_divnoising.core.errors.SettingsError: the output name '../../x' is a path, ...
+    """
+    shown = repr(name)
+    if not isinstance(name, str) or not name.strip():
+        raise SettingsError(f"the output name must be a non-empty name (got {shown})")
+    if set(name) & {"/", "\\"} or os.path.isabs(name) or name in (".", ".."):
+        raise SettingsError(
+            f"the output name {shown} is a path, not a name; give a plain name such as "
+            "'embryo_day2' (the folder is --out)"
+        )
+    bad = sorted({c for c in name if c in _NOT_IN_NAMES or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise SettingsError(
+            f"the output name {shown} holds {', '.join(map(repr, bad))}; use letters, digits, "
+            "spaces and - _ . ( ) +"
+        )
+    if name.startswith(".") or name[-1] in " .":
+        raise SettingsError(
+            f"the output name {shown} starts with a dot or ends with a space or dot "
+            "(hidden or, on Windows, renamed files); drop them"
+        )
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise SettingsError(
+            f"the output name is {len(name.encode('utf-8'))} bytes long; at most "
+            f"{MAX_NAME_BYTES} fit in a file name with the results' suffixes"
+        )
+    return name
 
 
 def _writable_folder(path: Path) -> None:
@@ -27,6 +83,23 @@ def _writable_folder(path: Path) -> None:
         raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: no permission to write in {folder}")
+
+
+def output_name_from(text: str) -> str:
+    """Return an output name made from `text`, such as a layer's name.
+
+    What a name may not hold is replaced by ``_``, so that a default name is always one
+    :func:`check_output_name` accepts.
+
+    Examples
+    --------
+    >>> output_name_from("../day 1: embryo")
+    'day 1_ embryo'
+    """
+    kept = "".join("_" if c in _NOT_IN_NAMES or ord(c) < 32 or ord(c) == 127 else c for c in text)
+    kept = kept.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+    kept = kept.lstrip("._ ").rstrip(". ")
+    return kept or "image"
 
 
 def plan_outputs(

@@ -49,6 +49,7 @@ def export_tiffs(
         or that there is nothing yet; or when `folder` does not exist.
     """
     from napari_divnoising.core.io import write_tiff
+    from napari_divnoising.core.outputs import output_name_from
 
     if not results and written:
         where = next(iter(written.values())).parent
@@ -64,6 +65,7 @@ def export_tiffs(
     for output, data in results.items():
         # A metadata dict makes tifffile record the shape (the sample axis survives).
         description = {"source": source, "output": output}
-        name = output_name(source, output, interval)
+        # A layer's name may hold what a file name must not ("../x", "a: b").
+        name = output_name_from(output_name(source, output, interval))
         write_tiff(folder / f"{name}.tif", data, metadata=description)
     return len(results)

@@ -11,6 +11,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, LineEdit, 
 from qtpy.QtWidgets import QLabel
 
 from napari_divnoising.core.errors import InputError
+from napari_divnoising.core.outputs import check_output_name, output_name_from
 from napari_divnoising.core.prediction.config import SamplingConfig, sampling_config
 from napari_divnoising.core.prediction.results import RESULT_NAMES
 from napari_divnoising.core.settings import field_spec
@@ -199,6 +200,7 @@ class SamplingWidget(DockWidget):
                 "No trained model: train one in the 'Training' widget or load a model file"
             )
         layer, settings = self.image.value, self.sampling_config()
+        self._prefix(layer)  # a typed name that is a path: refused before any work
         image, target, shown = self._job_inputs(layer)
         if isinstance(target, ZarrTarget):  # lazy result layers have no sample axis
             settings = settings.model_copy(update={"keep_samples": 0})
@@ -224,12 +226,13 @@ class SamplingWidget(DockWidget):
         folder = self.zarr_folder.value
         if not str(folder) or str(folder) == ".":
             raise InputError("Choose the OME-Zarr folder to write the whole stack into")
-        target = ZarrTarget(folder, stem=self._prefix(layer))
+        target = ZarrTarget(folder, stem=output_name_from(self._prefix(layer)))
         return stack, target, lambda result: self._show_lazy(layer, result)
 
     def _prefix(self, layer: Any) -> str:
-        """Return the name the results carry: the user's output name, or the image's."""
-        return self.output_prefix.value.strip() or layer.name
+        """Return the user's output name (refused if it is a path), or the image's name."""
+        typed = self.output_prefix.value.strip()
+        return check_output_name(typed) if typed else layer.name
 
     def _show_lazy(self, layer: Any, result: Any) -> None:
         self.results, self.results_source = {}, self._prefix(layer)

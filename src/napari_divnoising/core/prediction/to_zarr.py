@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..events import Progress, blocking
 from ..model_files.resolve import as_trained_model
+from ..outputs import check_output_name
 from ..provenance import software_record
 from ..stacks import Stack, open_stack, stack_from_array
 from .chunked import create_output, plan_output, run_identity
@@ -167,7 +168,7 @@ def iter_stack_to_zarr(
         folder,
         identity,
         settings=settings,
-        stem=stem or output_stem(stack.name),
+        stem=output_stem(stack.name) if stem is None else check_output_name(stem),
         overwrite=overwrite,
     )
     extra = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -119,6 +120,7 @@ def record_path(image_path: Path, folder: Path, name: str | None = None) -> Path
 
 def check_outputs(arguments: argparse.Namespace, settings: SamplingConfig) -> None:
     """Plan every output of the run before any work: no collision, no input, no surprise."""
+    from ..core.output_lock import check_unlocked
     from ..core.outputs import plan_outputs
 
     outputs = []
@@ -130,6 +132,8 @@ def check_outputs(arguments: argparse.Namespace, settings: SamplingConfig) -> No
         plan_outputs(
             outputs, inputs=[arguments.model, *arguments.images], overwrite=arguments.overwrite
         )
+        for image_path in arguments.images:
+            check_unlocked(arguments.out, arguments.name or image_path.stem)
 
 
 def write_record(path: Path, settings: SamplingConfig, model_path: Path) -> None:
@@ -185,6 +189,7 @@ def run_to_zarr(arguments: argparse.Namespace, settings: SamplingConfig) -> None
                 scheduler=arguments.scheduler,
                 n_workers=arguments.workers,
                 model_file=arguments.model,
+                inputs=tuple(arguments.images),
             )
             runs.append(
                 iter_predict(
@@ -207,9 +212,9 @@ def run_to_zarr(arguments: argparse.Namespace, settings: SamplingConfig) -> None
 
 def run(arguments: argparse.Namespace) -> None:
     """Predict every image and write the results."""
-    from ..core.io import check_planes, read_planes, write_tiff
+    from ..core.io import check_planes
     from ..core.model_files import load_model
-    from ..core.prediction.recipe import iter_predict
+    from ..core.output_lock import holding_lock
 
     settings = sampling_settings(arguments)
     if arguments.name is not None and len(arguments.images) > 1:
@@ -228,16 +233,34 @@ def run(arguments: argparse.Namespace) -> None:
         for image_path in arguments.images:  # every image's axes, before any sampling
             check_planes(image_path, axes=axes)
         model = load_model(arguments.model)
-        for image_path in arguments.images:
-            image = read_planes(image_path, axes=axes)
-            prediction = drive(
-                iter_predict(image, model, settings, device=arguments.device),
-                quiet=arguments.quiet,
-            )
-            paths = output_paths(image_path, arguments.out, settings, arguments.name)
-            for name, path in paths.items():
-                write_tiff(path, np.asarray(getattr(prediction, name), dtype=np.float32))
-                print(f"wrote {path}")
-            record = record_path(image_path, arguments.out, arguments.name)
-            write_record(record, prediction.settings or settings, arguments.model)
-            print(f"wrote {record}")
+        made = [p for p in [arguments.out, *arguments.out.parents] if not p.exists()]
+        arguments.out.mkdir(parents=True, exist_ok=True)
+        try:
+            for image_path in arguments.images:
+                # One run at a time per set of outputs: a second run would mix the files.
+                with holding_lock(arguments.out, arguments.name or image_path.stem):
+                    predict_one(image_path, model, settings, arguments, axes=axes)
+        finally:
+            for folder in made:  # made for this run, and left empty by a failure
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def predict_one(
+    image_path: Path, model, settings: SamplingConfig, arguments: argparse.Namespace, *, axes
+) -> None:
+    """Predict one image in memory and write its TIFF results and record."""
+    from ..core.io import read_planes, write_tiff
+    from ..core.prediction.recipe import iter_predict
+
+    image = read_planes(image_path, axes=axes)
+    prediction = drive(
+        iter_predict(image, model, settings, device=arguments.device), quiet=arguments.quiet
+    )
+    paths = output_paths(image_path, arguments.out, settings, arguments.name)
+    for name, path in paths.items():
+        write_tiff(path, np.asarray(getattr(prediction, name), dtype=np.float32))
+        print(f"wrote {path}")
+    record = record_path(image_path, arguments.out, arguments.name)
+    write_record(record, prediction.settings or settings, arguments.model)
+    print(f"wrote {record}")

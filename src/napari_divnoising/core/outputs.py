@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import OutputError, SettingsError
 
-__all__ = ["check_output_name", "output_name_from", "plan_outputs"]
+__all__ = ["check_output_name", "check_spares_inputs", "output_name_from", "plan_outputs"]
 
 #: Characters no output name may hold: path separators, and what Windows forbids in names
 #: (so that results copied to a Windows share keep their names).
@@ -102,6 +102,50 @@ def output_name_from(text: str) -> str:
     return kept or "image"
 
 
+def _touched_input(output: Path, inputs: list[Path]) -> Path | None:
+    """Return the input that writing or replacing `output` would change, if any."""
+    for item in inputs:
+        # The same path; an input inside an output replaced whole (a store, a folder); an
+        # output written inside an input store or folder.
+        if output == item or item.is_relative_to(output) or output.is_relative_to(item):
+            return item
+    return None
+
+
+def check_spares_inputs(
+    outputs: Iterable[str | os.PathLike[str]],
+    *,
+    inputs: Iterable[str | os.PathLike[str]],
+    folder: str | os.PathLike[str] | None = None,
+) -> None:
+    """Raise if writing, or replacing, any of `outputs` could change one of `inputs`.
+
+    Covers every format: an output that is an input, an output store or folder that holds
+    an input (replacing it would delete the input), and an output, or the output `folder`,
+    inside an input store or folder of images.
+
+    Raises
+    ------
+    OutputError
+        Naming the output and the input it would change.
+    """
+    protected = [Path(path).resolve() for path in inputs]
+    if folder is not None:
+        inside = next((i for i in protected if Path(folder).resolve().is_relative_to(i)), None)
+        if inside is not None:
+            raise OutputError(
+                f"the output folder {folder} is inside the input {inside}; writing there "
+                "would change the input — choose a folder outside it"
+            )
+    for path in outputs:
+        touched = _touched_input(Path(path).resolve(), protected)
+        if touched is not None:
+            raise OutputError(
+                f"{path} would overwrite or change the input {touched}; nothing was written "
+                "— choose another output folder or name (--overwrite never replaces inputs)"
+            )
+
+
 def plan_outputs(
     outputs: Mapping[str, Path] | Iterable[tuple[str, Path]],
     *,
@@ -141,7 +185,7 @@ def plan_outputs(
     napari_divnoising.core.errors.OutputError: out/x_mmse.tif would be written twice, ...
     """
     items = list(outputs.items()) if isinstance(outputs, Mapping) else list(outputs)
-    protected = {Path(path).resolve() for path in inputs}
+    check_spares_inputs([path for _, path in items], inputs=inputs)
     seen: dict[Path, str] = {}
     for source, path in items:
         path = Path(path)
@@ -152,8 +196,6 @@ def plan_outputs(
                 "give the inputs different names or separate output folders"
             )
         seen[resolved] = source
-        if resolved in protected:
-            raise OutputError(f"{path} is one of the inputs; refusing to overwrite it")
         if path.is_dir():
             raise OutputError(f"{path} is a folder; give a file name")
         if path.exists() and not overwrite:

@@ -31,7 +31,10 @@ import numpy as np
 
 from ..errors import OutputError
 from ..io import atomic_path
+from ..output_lock import check_unlocked
+from ..outputs import check_spares_inputs
 from ..provenance import model_fingerprint
+from ..stacks.fingerprint import describe_fingerprint, stack_fingerprint
 from ..stacks.zarr_store import (
     create_result_image,
     ome_axes,
@@ -131,11 +134,20 @@ class ChunkedOutput:
 
 
 def run_identity(model: TrainedModel, settings: SamplingConfig, stack: Stack) -> dict[str, Any]:
-    """Return what must match for a run to resume another: model, settings, input."""
+    """Return what must match for a run to resume another: model, settings, input.
+
+    The input is identified by its content (:func:`~..stacks.fingerprint.stack_fingerprint`),
+    not its name: another file of the same name is another input.
+    """
     return {
         "model_fingerprint": model_fingerprint(model),
         "settings": settings.model_dump(mode="json"),
-        "input": {"name": stack.name, "layout": list(stack.layout), "axes": stack.axes},
+        "input": {
+            "name": stack.name,
+            "layout": list(stack.layout),
+            "axes": stack.axes,
+            "fingerprint": stack_fingerprint(stack),
+        },
     }
 
 
@@ -147,6 +159,7 @@ def plan_output(
     settings: SamplingConfig,
     stem: str,
     overwrite: bool = False,
+    inputs: tuple[str | os.PathLike, ...] = (),
 ) -> tuple[ChunkedOutput, bool]:
     """Name a run's outputs and check them against what the folder holds; write nothing.
 
@@ -164,6 +177,9 @@ def plan_output(
         The prefix of the outputs.
     overwrite : bool
         Whether the outputs of a different run may be replaced.
+    inputs : tuple of path-like
+        Files the run reads besides the stack (the model, the other inputs of a command):
+        never written, replaced or written into, like the stack's own source.
 
     Returns
     -------
@@ -174,11 +190,15 @@ def plan_output(
     Raises
     ------
     OutputError
-        If the outputs exist from another model, other settings or another program (and
-        `overwrite` is False), or are not ours to replace.
+        If the outputs exist from another model, other settings, another input or another
+        program (and `overwrite` is False), are not ours to replace, would change an input
+        (whatever `overwrite` says), or another run is writing them now.
     """
     names = tuple(result_names(settings))
     output = ChunkedOutput(str(folder), stem, names, tuple(stack.layout))
+    own = () if stack.source is None else (stack.source.path,)
+    check_spares_inputs(output.paths(), inputs=(*own, *inputs), folder=folder)
+    check_unlocked(folder, stem)
     previous = output._record()
     resume = {key: previous.get(key) for key in identity} == identity
     existing = [path for path in output.paths() if path.exists()]
@@ -233,7 +253,13 @@ def _conflict(path: Path, previous: dict[str, Any], identity: dict[str, Any]) ->
     elif previous.get("settings") != identity["settings"]:
         why = "was predicted with other settings"
     else:
-        why = "was predicted from another input"
+        before = previous.get("input") or {}
+        why = (
+            f"holds the results of another input, {before.get('name')!r} "
+            f"({describe_fingerprint(before.get('fingerprint'))}; read from "
+            f"{previous.get('input_path') or 'memory'}), not of this one "
+            f"({describe_fingerprint(identity['input']['fingerprint'])})"
+        )
     return (
         f"{path} exists and {why}; nothing was overwritten — choose another output folder, "
         "or pass --overwrite to replace it"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from .chunked import ChunkedOutput
     from .config import SamplingConfig
 
-__all__ = ["connect", "iter_on_cluster"]
+__all__ = ["connect", "iter_on_cluster", "scheduler_arguments"]
 
 _STAGE = "predicting planes"
 #: Seconds to wait for a scheduler before saying it cannot be reached.
@@ -76,14 +77,7 @@ def connect(scheduler: str, *, n_workers: int | None = None) -> Iterator[Any]:
         ):
             yield client
         return
-    where = {"address": scheduler}
-    if "://" not in scheduler:
-        if not Path(scheduler).is_file():
-            raise InputError(
-                f"--scheduler {scheduler}: not 'local', an address like tcp://HOST:8786, "
-                "or an existing scheduler file"
-            )
-        where = {"scheduler_file": scheduler}
+    where = scheduler_arguments(scheduler)
     try:
         client = Client(**where, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as err:
@@ -91,8 +85,86 @@ def connect(scheduler: str, *, n_workers: int | None = None) -> Iterator[Any]:
             f"cannot reach the dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S} s "
             f"({err.__class__.__name__}); is it running, and is the address right?"
         ) from err
+    except TypeError as err:  # distributed's way of saying tls:// has no certificates
+        if "ssl" not in str(err).lower():
+            raise
+        raise InputError(
+            f"--scheduler {scheduler}: a tls:// scheduler needs your cluster's certificates "
+            "in dask's configuration (distributed.comm.tls: ca-file, client cert and key)"
+        ) from err
     with client:
         yield client
+
+
+def _has_certificates() -> bool:
+    import dask  # heavy, and only for a cluster
+
+    tls = dask.config.get("distributed.comm.tls", default={}) or {}
+    return bool(tls.get("ca-file") and (tls.get("client") or {}).get("cert"))
+
+
+#: Largest scheduler file read (dask writes a few hundred bytes).
+_MAX_SCHEDULER_FILE_BYTES = 1 << 20
+
+
+def scheduler_arguments(scheduler: str) -> dict[str, str]:
+    """Return Client's arguments for `scheduler`, an address or a scheduler file; check it.
+
+    Checks what can be checked without connecting, so that a typo is said before any work.
+
+    Raises
+    ------
+    InputError
+        If it is neither an address of a scheme dask knows nor a dask scheduler file.
+    """
+    comm = import_bigdata("distributed", purpose="a dask cluster (--scheduler)").comm
+    parse_address, parse_host_port = comm.parse_address, comm.parse_host_port
+    if "://" in scheduler:
+        try:
+            scheme, location = parse_address(scheduler)
+            known = scheme in {"tcp", "tls", "inproc", "ucx", "ws", "wss"} and bool(location)
+            if known and scheme != "inproc":
+                _, port = parse_host_port(location)  # a port that is a number
+                known = 0 < int(port) < 65536
+        except ValueError:
+            known = False
+        if not known:
+            raise InputError(
+                f"--scheduler {scheduler}: not a dask scheduler address; give "
+                "tcp://HOST:PORT (or tls://, ws://, wss://), 'local', or a scheduler file"
+            )
+        if scheme in ("tls", "wss") and not _has_certificates():
+            raise InputError(
+                f"--scheduler {scheduler}: a {scheme}:// scheduler needs your cluster's "
+                "certificates in dask's configuration (distributed.comm.tls: ca-file, "
+                "client cert and key)"
+            )
+        return {"address": scheduler}
+    path = Path(scheduler)
+    if not path.is_file():
+        raise InputError(
+            f"--scheduler {scheduler}: not 'local', an address like tcp://HOST:8786, "
+            "or an existing scheduler file"
+        )
+    try:
+        with path.open("rb") as file:
+            record = json.loads(file.read(_MAX_SCHEDULER_FILE_BYTES))
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("address"), str):
+        raise InputError(
+            f"--scheduler {scheduler}: not a dask scheduler file (JSON with the scheduler's "
+            "'address', as `dask scheduler --scheduler-file` and dask-jobqueue write it)"
+        )
+    if "://" not in record["address"]:
+        raise InputError(
+            f"--scheduler {scheduler}: its address {record['address']!r} has no scheme"
+        )
+    try:
+        scheduler_arguments(record["address"])
+    except InputError as err:
+        raise InputError(f"{scheduler} is a scheduler file with a bad address: {err}") from err
+    return {"scheduler_file": scheduler}
 
 
 def iter_on_cluster(

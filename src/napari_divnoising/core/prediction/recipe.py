@@ -67,6 +67,8 @@ class ZarrTarget:
         Worker processes of a ``"local"`` cluster.
     model_file : path-like, optional
         Recorded as the model's file when the model is passed loaded.
+    inputs : tuple of path-like
+        Other files the caller reads (a command's other inputs): never written or replaced.
     """
 
     folder: str | os.PathLike[str]
@@ -75,6 +77,7 @@ class ZarrTarget:
     scheduler: str | None = None
     n_workers: int | None = None
     model_file: str | os.PathLike[str] | Path | None = None
+    inputs: tuple[str | os.PathLike[str], ...] = ()
 
 
 def iter_predict(
@@ -126,6 +129,7 @@ def iter_predict(
             n_workers=target.n_workers,
             device=device,
             model_file=target.model_file,
+            inputs=target.inputs,
         )
     if isinstance(target, PlaneTarget):
         stack = image if isinstance(image, Stack) else stack_from_array(image, axes=axes)

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..events import Progress, blocking
 from ..model_files.resolve import as_trained_model
+from ..output_lock import holding_lock
 from ..outputs import check_output_name
 from ..provenance import software_record
 from ..stacks import Stack, open_stack, stack_from_array
 from .chunked import create_output, plan_output, run_identity
-from .cluster import connect, iter_on_cluster
+from .cluster import connect, iter_on_cluster, scheduler_arguments
 from .config import sampling_config
 from .planes import PlaneSampler
 from .posterior import SampleCount
@@ -147,10 +148,12 @@ def iter_stack_to_zarr(
     n_workers: int | None = None,
     device: str | None = None,
     model_file: str | os.PathLike[str] | None = None,
+    inputs: tuple[str | os.PathLike[str], ...] = (),
 ) -> Generator[Progress, None, StackPrediction]:
     """:func:`iter_predict_to_zarr` with its settings in a :class:`~.config.SamplingConfig`.
 
     What the prediction recipe calls; inputs and outputs are checked when it is called.
+    `inputs` (and the model's file) are never written, replaced or written into.
     """
     if isinstance(model, str | os.PathLike):
         model_file = model
@@ -161,6 +164,8 @@ def iter_stack_to_zarr(
             "a dask cluster reads the stack from disk: give a file, zarr store or folder "
             "(save the layer as OME-Zarr first)"
         )
+    if scheduler not in (None, "local"):
+        scheduler_arguments(scheduler)  # a mistyped address is said before any work
     check_stack(stack, model)
     identity = run_identity(model, settings, stack)
     output, resume = plan_output(
@@ -170,8 +175,10 @@ def iter_stack_to_zarr(
         settings=settings,
         stem=output_stem(stack.name) if stem is None else check_output_name(stem),
         overwrite=overwrite,
+        inputs=(*inputs, *([] if model_file is None else [model_file])),
     )
     extra = {
+        "input_path": None if stack.source is None else str(Path(stack.source.path).resolve()),
         "model_file": None if model_file is None else str(Path(model_file).resolve()),
         "software": software_record(),
     }
@@ -190,6 +197,20 @@ def iter_stack_to_zarr(
 
 
 def _run(
+    stack: Stack,
+    model: TrainedModel,
+    output: ChunkedOutput,
+    create: Callable[[], None],
+    settings: SamplingConfig,
+    cluster: dict[str, Any],
+    device: str | None,
+) -> Generator[Progress, None, StackPrediction]:
+    Path(output.folder).mkdir(parents=True, exist_ok=True)
+    with holding_lock(output.folder, output.stem):  # released however the run ends
+        return (yield from _run_locked(stack, model, output, create, settings, cluster, device))
+
+
+def _run_locked(
     stack: Stack,
     model: TrainedModel,
     output: ChunkedOutput,

@@ -62,6 +62,8 @@ class TrainedModel:
         check_likelihood_choice(self.noise_model, self.gaussian_sigma)
         if not (np.isfinite(self.data_std) and self.data_std > 0):
             raise SettingsError(f"`data_std` must be a positive number (got {self.data_std!r})")
+        if not np.isfinite(self.data_mean):
+            raise SettingsError(f"`data_mean` must be a finite number (got {self.data_mean!r})")
 
     @property
     def size_multiple(self) -> int:

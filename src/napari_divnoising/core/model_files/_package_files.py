@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, RunFailedError
 from ._architecture import architecture_source
 
 if TYPE_CHECKING:
@@ -103,6 +103,11 @@ def write_package_files(
     state = {f"network.{k}": v.detach().cpu() for k, v in model.network.state_dict().items()}
     torch.save(state, files["weights"])
     output = _run_exported(files["architecture"], model, tile, kwargs)
+    if not np.isfinite(output).all():  # a package whose test output is NaN helps nobody
+        raise RunFailedError(
+            "the exported model's output on the test tile holds NaN or infinite values; "
+            "nothing was written — check the model on this image with divnoising predict"
+        )
     np.save(files.setdefault("test_input", folder / "test_input.npy"), tile)
     np.save(files.setdefault("test_output", folder / "test_output.npy"), output)
     files["cover"] = _cover(folder / "cover.png", tile[0, 0], output[0, 0])

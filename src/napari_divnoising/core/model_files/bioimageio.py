@@ -116,6 +116,11 @@ def iter_export_bioimageio(
         raise SettingsError("give the model's license, an SPDX id such as CC-BY-4.0")
     if not authors:
         raise SettingsError("give at least one author (--author NAME)")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise SettingsError(
+            f"the package's MMSE averages `n_samples` posterior samples: at least 1 (got "
+            f"{n_samples!r})"
+        )
     path = Path(path)
     if path.suffix.lower() != ".zip":
         raise SettingsError(f"the package must be a .zip file (got {path.name})")

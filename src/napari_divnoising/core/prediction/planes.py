@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, RunFailedError
 from ..events import Progress
 from ..model.likelihood import GaussianLikelihood
 from ..uncertainty.intervals import gaussian_interval
@@ -84,6 +84,7 @@ class PlaneSampler:
         self.context = tile_context(model, seed=settings.seed, device=device)
         self.likelihood = model.noise_model or GaussianLikelihood(model.gaussian_sigma)
         self.scale = spread_scale(model, settings)
+        self.normalisation = (float(model.data_mean), float(model.data_std))
         self.samples_per_plane = sum(
             n * len(self.plans[view][0]) for n, view in zip(self.counts, views, strict=True)
         )
@@ -151,9 +152,26 @@ class PlaneSampler:
             results["lower"], results["upper"] = bounds
         if settings.restore_detail:
             results["restored"], _ = restore_detail(results["mmse"], plane, self.likelihood)
-        return {
+        chosen = {
             name: results[name].astype(np.float32, copy=False) for name in result_names(settings)
         }
+        _check_finite(chosen, plane, index, self.normalisation)
+        return chosen
+
+
+def _check_finite(
+    results: dict[str, np.ndarray], plane: np.ndarray, index: int, normalisation: tuple
+) -> None:
+    """Raise unless every result is finite: a NaN result is never written as a success."""
+    bad = [name for name, result in results.items() if not np.isfinite(result).all()]
+    if bad:
+        raise RunFailedError(
+            f"the {', '.join(bad)} of plane {index} came out NaN or infinite; nothing of it "
+            f"was written. Its intensities ({float(plane.min()):.4g} to "
+            f"{float(plane.max()):.4g}) may be far from the training data's (mean "
+            f"{normalisation[0]:.4g}, std {normalisation[1]:.4g}): use a model trained on "
+            "data like this"
+        )
 
 
 def iter_sample_stack_plane(

@@ -18,8 +18,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from pickle import UnpicklingError
 from typing import TYPE_CHECKING, Any
@@ -28,11 +30,22 @@ import torch
 
 from ..errors import ModelFileError, SettingsError
 from ..io import atomic_path
-from ..model.config import MODEL_SUFFIX, NetworkConfig, TrainingConfig
+from ..limits import MAX_NOISE_MODEL_BYTES, check_member
+from ..model.config import MODEL_SUFFIX
 from ..model.device import select_device
 from ..model.network import build_network
 from ..model.trained import TrainedModel
 from ..model.uncertainty_calibration import UncertaintyCalibration
+from ._bundle_checks import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    META,
+    WEIGHTS,
+    check_network,
+    load_weights,
+    read_configs,
+    read_meta,
+)
 from .bioimageio_reading import is_bioimageio_package, packaged_bundle
 from .noise_model_file import load_noise_model
 
@@ -46,11 +59,6 @@ __all__ = [
     "save_model",
 ]
 
-#: Conventional suffix of a saved model (a zip file).
-FORMAT_NAME = "napari-divnoising-model"
-FORMAT_VERSION = 1
-_META = "model.json"
-_WEIGHTS = "weights.pt"
 _NOISE_DIR = "noise_model/"
 
 
@@ -113,35 +121,16 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
                     )
                 meta["noise_model_file"] = _NOISE_DIR + written[0].name
                 archive.write(written[0], meta["noise_model_file"])
-        archive.writestr(_WEIGHTS, weights.getvalue())
-        archive.writestr(_META, json.dumps(meta, indent=1, allow_nan=False))
+        archive.writestr(WEIGHTS, weights.getvalue())
+        archive.writestr(META, json.dumps(meta, indent=1, allow_nan=False))
     return path
 
 
-def _read_meta(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads(archive.read(_META))
-    except KeyError as err:
-        raise ModelFileError(
-            f"{str(path)!r} is a zip file but not a napari-divnoising model (no {_META})"
-        ) from err
-    except (ValueError, zipfile.BadZipFile) as err:
-        raise ModelFileError(f"{str(path)!r}: {_META} is damaged ({err})") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ModelFileError(
-            f"{str(path)!r} is not a napari-divnoising model (wrong format marker)"
-        )
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{str(path)!r} has model format version {version!r}; this version of "
-            f"napari-divnoising reads versions up to {FORMAT_VERSION} — update the package"
-        )
-    return meta
-
-
 #: What reading a damaged bundle raises (besides a bad zip), reported as ModelFileError.
-_DAMAGED = (KeyError, TypeError, ValueError, RuntimeError, EOFError, OSError, UnpicklingError)
+_DAMAGED = (
+    KeyError, TypeError, ValueError, RuntimeError, EOFError, OSError, UnpicklingError,
+    zlib.error, NotImplementedError,  # a member damaged, or compressed by an unknown method
+)  # fmt: skip
 
 
 def load_model(
@@ -176,7 +165,11 @@ def load_model(
     device = torch.device("cpu") if device is None else select_device(str(device)).device
     if is_bioimageio_package(path):
         with packaged_bundle(path) as bundle:
-            return load_model(bundle, device=device)
+            try:
+                return load_model(bundle, device=device)
+            except ModelFileError as err:  # name the user's package, not a temporary file
+                named = str(err).replace(repr(str(bundle)), f"{str(path)!r} (its model)")
+                raise ModelFileError(named) from err
     try:
         with zipfile.ZipFile(path) as archive:
             model = _read_model(archive, path, device)
@@ -186,8 +179,12 @@ def load_model(
         raise ModelFileError(
             f"{str(path)!r} is not a napari-divnoising model (not a zip file, or truncated)"
         ) from err
-    except _DAMAGED as err:
-        raise ModelFileError(f"{str(path)!r} is a damaged napari-divnoising model: {err}") from err
+    except _DAMAGED as err:  # torch's and pydantic's messages span lines: one line here
+        reason = " ".join(str(err).split())
+        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        raise ModelFileError(
+            f"{str(path)!r} is a damaged napari-divnoising model: {reason}"
+        ) from err
     if _has_nonfinite_weights(model.network):
         raise ModelFileError(f"{str(path)!r} holds NaN or infinite network weights")
     model.to(device)
@@ -196,25 +193,29 @@ def load_model(
 
 
 def _read_model(archive: zipfile.ZipFile, path: Path, device: torch.device) -> TrainedModel:
-    """Build the model held by an open bundle; raise KeyError, ValueError... if damaged."""
-    meta = _read_meta(archive, path)
-    state = torch.load(io.BytesIO(archive.read(_WEIGHTS)), map_location=device, weights_only=True)
-    noise_model = _read_noise_model(archive, meta)
-    network_config = NetworkConfig.model_validate(meta["network_config"])
-    training_config = TrainingConfig.model_validate(meta["training_config"])
+    """Build the model held by an open bundle; raise KeyError, ValueError... if damaged.
+
+    Everything declared is checked before it costs memory: the network's size and the
+    weights' length before the weights are read, both before the network is built.
+    """
+    meta = read_meta(archive, path)
+    network_config, training_config = read_configs(meta, path)
+    check_network(archive, network_config, path)
+    state = load_weights(archive, path, device)
+    noise_model = _read_noise_model(archive, meta, path)
     network = build_network(**network_config.network_kwargs())
     network.load_state_dict(state)
     return TrainedModel(
         network=network,
         network_config=network_config,
         training_config=training_config,
-        data_mean=float(meta["data_mean"]),
-        data_std=float(meta["data_std"]),
+        data_mean=meta["data_mean"],
+        data_std=meta["data_std"],
         noise_model=noise_model,
-        gaussian_sigma=meta.get("gaussian_sigma"),
-        history=list(meta.get("history", [])),
-        provenance=dict(meta.get("provenance", {})),
-        uncertainty_calibration=_read_calibration(meta.get("uncertainty_calibration")),
+        gaussian_sigma=meta["gaussian_sigma"],
+        history=list(meta["history"]),
+        provenance=dict(meta["provenance"]),
+        uncertainty_calibration=_read_calibration(meta["uncertainty_calibration"]),
     )
 
 
@@ -222,11 +223,22 @@ def _read_calibration(values: dict[str, Any] | None) -> UncertaintyCalibration |
     return None if values is None else UncertaintyCalibration.from_dict(values)
 
 
-def _read_noise_model(archive: zipfile.ZipFile, meta: dict[str, Any]) -> NoiseModel | None:
+def _read_noise_model(
+    archive: zipfile.ZipFile, meta: dict[str, Any], path: Path
+) -> NoiseModel | None:
     """Return the noise model stored in the bundle, or None (a Gaussian likelihood)."""
-    if not meta.get("noise_model_file"):
+    name = meta["noise_model_file"]
+    if not name:
         return None
+    info = archive.getinfo(name)  # KeyError: a damaged bundle
+    check_member(info, limit=MAX_NOISE_MODEL_BYTES, file=repr(str(path)))
     with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / Path(meta["noise_model_file"]).name
-        target.write_bytes(archive.read(meta["noise_model_file"]))
-        return load_noise_model(target)
+        target = Path(folder) / (Path(name).name or "noise_model.npz")
+        with archive.open(info) as source, target.open("wb") as copy:
+            shutil.copyfileobj(source, copy)
+        try:
+            return load_noise_model(target)
+        except ModelFileError as err:  # name the bundle, not a temporary file
+            raise ModelFileError(
+                str(err).replace(str(target), f"{str(path)!r} (its noise model {name})")
+            ) from err

@@ -1,4 +1,9 @@
-"""Load noise models from our files and from those of the reference tools."""
+"""Load noise models from our files and from those of the reference tools.
+
+A noise-model file may come from anywhere: every array's declared size is checked against
+its file and :data:`~napari_divnoising.core.limits.MAX_NOISE_MODEL_BYTES` before numpy
+allocates it, and every zip member against the same limit and deflate's largest ratio.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
+from ..headers import npy_declared
+from ..limits import MAX_NOISE_MODEL_BYTES, check_member
 from ..noise_model._file_format import METADATA_KEY, decode_metadata
 from ..noise_model.base import NoiseModel
 from ..noise_model.gmm import GaussianMixtureNoiseModel
@@ -24,6 +31,29 @@ _EXPECTED = (
 )
 #: What reading a damaged or foreign file can raise inside numpy and zipfile.
 _READ_ERRORS = (ValueError, OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)
+#: Arrays in a noise-model .npz: ours hold 5 or 6, the reference tools' 4.
+_MAX_MEMBERS = 64
+
+
+def _check_declared(path: Path, magic: bytes) -> None:
+    """Refuse arrays that declare more bytes than their file holds, or than the limit."""
+    limit = {"limit": MAX_NOISE_MODEL_BYTES, "error": ModelFileError}
+    if magic.startswith(b"\x93NUMPY"):
+        with path.open("rb") as handle:
+            npy_declared(handle, available=path.stat().st_size, file=path, **limit)
+        return
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if len(members) > _MAX_MEMBERS:
+            raise ModelFileError(
+                f"{path} holds {len(members):,} arrays; a noise model has at most {_MAX_MEMBERS}"
+            )
+        for info in members:
+            check_member(info, limit=MAX_NOISE_MODEL_BYTES, file=path)
+            if info.filename.endswith(".npy"):
+                with archive.open(info) as member:
+                    where = f"{path} ({info.filename})"
+                    npy_declared(member, available=info.file_size, file=where, **limit)
 
 
 def _scalar(value: np.ndarray, key: str, path: Path) -> float:
@@ -96,9 +126,11 @@ def load_noise_model(path: str | Path) -> NoiseModel:
     if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
         raise ModelFileError(f"{path} is not a NumPy .npy/.npz file; expected {_EXPECTED}")
     try:
+        _check_declared(path, magic)
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.lib.npyio.NpzFile):
-            with loaded:
+            # Values beyond float32 become inf, which the models refuse by name.
+            with loaded, np.errstate(over="ignore", invalid="ignore"):
                 return _from_npz(loaded, path)
         array = np.asarray(loaded)
         if array.ndim != 3 or array.shape[0] != 3 or array.shape[1] != array.shape[2]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import SettingsError
 from ..io import atomic_path
+from ..limits import check_nesting
 
 #: Key of the JSON metadata inside our `.npz` files; the reference tools never read it.
 METADATA_KEY = "metadata"
@@ -50,6 +51,7 @@ def decode_metadata(value: np.ndarray | None) -> dict[str, Any]:
         return {}
     try:
         decoded = json.loads(str(np.asarray(value).item()))
-    except (ValueError, TypeError):
+        check_nesting(decoded, file="noise model", what="its metadata")
+    except (ValueError, TypeError, RecursionError):  # also ModelFileError, a ValueError
         return {}
     return decoded if isinstance(decoded, dict) else {}

@@ -115,10 +115,13 @@ def _zarr_array(folder: Path, shape: list, chunks: list, names: list[str]) -> Pa
 
 
 def tiff_declaring(path: Path, height: int, width: int) -> Path:
-    """A 200-byte little-endian TIFF whose one page declares `height` × `width` 16-bit pixels."""
+    """A 200-byte TIFF whose one page declares `height` × `width` 16-bit pixels.
+
+    Its one strip is 16 bytes, said to be deflated: a header can promise any page size.
+    """
     short, long = 3, 4
     entries = [
-        (256, long, width), (257, long, height), (258, short, 16), (259, short, 1),
+        (256, long, width), (257, long, height), (258, short, 16), (259, short, 8),
         (262, short, 1), (273, long, 0), (277, short, 1), (278, long, height), (279, long, 16),
     ]  # fmt: skip
     data_offset = 8 + 2 + 12 * len(entries) + 4
@@ -188,6 +191,38 @@ def test_a_bioimageio_package_with_a_yaml_alias_bomb_is_refused(workspace, capsy
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["predict", "train"])
+def test_a_zarr_array_declaring_a_plane_larger_than_memory_is_refused(workspace, capsys, command):
+    # A 1 KB zarr.json: one 10⁶ × 10⁶ plane (4 TB as float32), in a million chunks.
+    store = _zarr_array(workspace.path("huge.zarr"), [10**6, 10**6], [1000, 1000], ["y", "x"])
+    out = workspace.path("out")
+    if command == "predict":
+        argv = ["predict", workspace.model, store, "--out", out, "--quiet"]
+    else:
+        argv = ["train", store, "--noise-model", workspace.noise_model, "--out",
+                out / "m.divnoising", "--max-epochs", "1", "--quiet"]  # fmt: skip
+    with bounded(store, workspace.model, workspace.noise_model):
+        line = refused(capsys, argv)
+    assert "huge.zarr" in line and "pixels" in line and "at most" in line, line
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["predict", "train"])
+def test_a_tiff_whose_header_declares_a_huge_page_is_refused(workspace, capsys, command):
+    huge = tiff_declaring(workspace.path("huge.tif"), 10**6, 10**6)
+    out = workspace.path("out")
+    if command == "predict":
+        argv = ["predict", workspace.model, huge, "--out", out, "--quiet"]
+    else:
+        argv = ["train", huge, "--noise-model", workspace.noise_model, "--out",
+                out / "m.divnoising", "--max-epochs", "1", "--quiet"]  # fmt: skip
+    with bounded(huge, workspace.model):
+        line = refused(capsys, argv)
+    assert "huge.tif" in line and "pixels" in line and "at most" in line, line
+
+
+@pytest.mark.timeout(60)
 def test_a_model_file_holding_pickled_objects_is_refused_without_unsafe_advice(workspace, capsys):
     # The real weights, of the right length, and one object that is not a tensor.
     with zipfile.ZipFile(workspace.model) as archive:
@@ -203,3 +238,15 @@ def test_a_model_file_holding_pickled_objects_is_refused_without_unsafe_advice(w
         )
     assert "pickled.divnoising" in line and "refused" in line and "safety" in line, line
     assert "weights_only" not in line and "trust" not in line.lower(), line
+
+
+@pytest.mark.timeout(60)
+def test_a_long_stack_of_ordinary_planes_still_opens(tmp_path):
+    """The limits are on what one plane costs: 100,000 planes of 64 × 64 open lazily."""
+    from napari_divnoising.core.stacks import open_stack
+
+    store = _zarr_array(tmp_path / "long.zarr", [10**5, 64, 64], [1, 64, 64], ["t", "y", "x"])
+    with bounded(store):
+        stack = open_stack(store)
+        plane = stack.read_plane(12_345)
+    assert stack.n_planes == 10**5 and plane.shape == (64, 64)

@@ -18,6 +18,8 @@ import numpy as np
 
 from .axes import parse_axes, plane_layout, planes_of, read_axes
 from .errors import InputError, OutputError
+from .headers import check_tiff_extent, npy_declared
+from .limits import check_image
 
 __all__ = [
     "atomic_path",
@@ -29,6 +31,7 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".npy")
+_NO_PIXELS = "cannot read {}: the file holds no pixel data (corrupt or truncated?)"
 
 
 @contextlib.contextmanager
@@ -162,6 +165,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = _checked_path(path)
     suffix = path.suffix.lower()
+    check_image(*_header(path), name=path.name)  # before numpy or tifffile allocates it
     try:
         if suffix == ".npy":
             image = np.load(path, allow_pickle=False)
@@ -171,11 +175,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             image = tifffile.imread(path)
     except Exception as err:  # tifffile raises many types for broken files
         raise InputError(f"cannot read {path}: {err}") from err
-    if image.size == 0:
-        # tifffile logs and returns an empty array for a file with no readable page.
-        raise InputError(
-            f"cannot read {path}: the file holds no pixel data (corrupt or truncated?)"
-        )
+    if image.size == 0:  # tifffile logs and returns an empty array for no readable page
+        raise InputError(_NO_PIXELS.format(path))
     return image
 
 
@@ -242,17 +243,30 @@ def check_planes(path: str | os.PathLike, *, axes: str | None = None) -> tuple[i
     path = _checked_path(path)
     if axes is not None:
         parse_axes(axes)
+    shape, dtype = _header(path)
+    layout = plane_layout(shape, _axes_of(path, shape, axes), name=path.name)[1]
+    check_image(layout, dtype, name=path.name)
+    return layout
+
+
+def _header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Return the shape and dtype a TIFF or ``.npy`` file declares, from its header only."""
     try:
         if path.suffix.lower() == ".npy":
-            shape = tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
-        else:
-            import tifffile
+            with path.open("rb") as npy:
+                size, kind = path.stat().st_size, InputError
+                return npy_declared(npy, available=size, limit=size, file=path.name, error=kind)
+        import tifffile
 
-            with tifffile.TiffFile(path) as tif:
-                shape = tuple(tif.series[0].shape)
+        with tifffile.TiffFile(path) as tif:
+            if tif.series:
+                check_tiff_extent(tif.series[0], size=path.stat().st_size, name=path.name)
+                return tuple(int(n) for n in tif.series[0].shape), np.dtype(tif.series[0].dtype)
+        raise InputError(_NO_PIXELS.format(path))
+    except InputError:
+        raise
     except Exception as err:  # numpy and tifffile raise many types for broken files
         raise InputError(f"cannot read {path}: {err}") from err
-    return plane_layout(shape, _axes_of(path, shape, axes), name=path.name)[1]
 
 
 def write_tiff(

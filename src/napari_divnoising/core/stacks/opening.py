@@ -7,6 +7,10 @@ the OME axes and pixel sizes), a folder file by file.
 
 A :class:`~.stack.StackSource` names where the stack lives and how its axes read; it is
 all another process (a dask worker) needs to open the same stack again.
+
+The headers are foreign: their metadata files are size-bounded, their values checked for
+type, and the planes, plane count and chunking they declare are held to
+:mod:`~napari_divnoising.core.limits` before any plane is read.
 """
 
 from __future__ import annotations
@@ -14,17 +18,29 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..axes import AXES_LETTERS, parse_axes, read_axes
+from ..axes import AXES_LETTERS, parse_axes, plane_layout, read_axes
 from ..errors import InputError
+from ..headers import check_tiff_extent
 from ..io import IMAGE_SUFFIXES, check_planes, image_files, read_planes
+from ..limits import (
+    MAX_METADATA_BYTES,
+    check_in_memory,
+    check_stack,
+    loads_json,
+    size_text,
+)
 from ..optional import import_bigdata
 from .stack import Stack, StackSource, stack_of
 from .zarr_store import ome_letters, ome_multiscale
 
 __all__ = ["is_zarr", "open_source", "open_stack"]
+
+#: The metadata files of a zarr node (v3, v2 and v2's consolidated metadata).
+_METADATA_FILES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
 
 
 def is_zarr(path: str | os.PathLike) -> bool:
@@ -86,43 +102,95 @@ def _open_file(path: Path, source: StackSource) -> Stack:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         except Exception as err:  # numpy raises many types for broken files
             raise InputError(f"cannot read {path}: {err}") from err
-        return stack_of(array, source.axes, name=path.name, source=source)
+        return _checked_stack(array, source.axes, name=path.name, source=source)
     import tifffile
 
     zarr = import_bigdata("zarr", purpose="reading TIFF stacks lazily")
     try:
-        array = zarr.open_array(tifffile.imread(path, aszarr=True), mode="r")
+        with tifffile.TiffFile(path) as tif:  # as tifffile.imread(path, aszarr=True)
+            if tif.series:
+                check_tiff_extent(tif.series[0], size=path.stat().st_size, name=path.name)
+            store = tif.aszarr()
+        array = zarr.open_array(store, mode="r")
+    except InputError:
+        raise
     except Exception as err:  # tifffile raises many types for broken files
         raise InputError(f"cannot read {path}: {err}") from err
     axes = source.axes or read_axes(path)
     if axes is not None and len(axes) != array.ndim:
         axes = None  # tifffile's guess for a squeezed series: fall back to the shape
-    return stack_of(array, axes, name=path.name, source=source)
+    return _checked_stack(array, axes, name=path.name, source=source)
+
+
+def _checked_stack(array: Any, axes: str | None, **details: Any) -> Stack:
+    """Return :func:`stack_of`'s stack once the planes `array` declares pass the limits."""
+    shape, name = tuple(int(n) for n in array.shape), details["name"]
+    if axes is not None:
+        axes = parse_axes(axes, len(shape), name=f"{name} (shape {shape})")
+    if len(shape) >= 2 and 0 not in shape:
+        order, layout = plane_layout(shape, axes, name=name)
+        stored = getattr(array, "chunks", None)
+        yx = order[len(layout) - 2 : len(layout)]
+        chunks = (stored[yx[0]], stored[yx[1]]) if isinstance(stored, tuple) else None
+        itemsize = np.dtype(array.dtype).itemsize
+        check_stack(layout, chunks=chunks, itemsize=itemsize, name=name)
+        if chunks is not None:  # a chunk is decoded whole, also where it passes the edges
+            what = f"one stored chunk ({' × '.join(map(str, stored))} pixels)"
+            check_in_memory(math.prod(stored) * itemsize, what=what, file=name)
+    return stack_of(array, axes, **details)
+
+
+def _check_metadata(folder: Path) -> None:
+    """Refuse zarr metadata too large or too deeply nested to be metadata (read whole)."""
+    for name in _METADATA_FILES:
+        size = (folder / name).stat().st_size if (folder / name).is_file() else 0
+        if size > MAX_METADATA_BYTES:
+            raise InputError(
+                f"{folder.name}: its {name} holds {size_text(size)}; zarr metadata may "
+                f"hold at most {size_text(MAX_METADATA_BYTES)}"
+            )
+        if size:  # zarr and dask walk the values recursively: bound their nesting first
+            text = (folder / name).read_bytes()
+            loads_json(text, file=folder.name, what=f"its {name}", error=InputError)
 
 
 def _open_zarr(path: Path, source: StackSource) -> Stack:
     zarr = import_bigdata("zarr", purpose="reading zarr stores")
 
+    _check_metadata(path)
     try:
         node = zarr.open(str(path), mode="r")
+        attributes = dict(node.attrs) if isinstance(node, zarr.Group) else {}
     except Exception as err:  # zarr raises many types for foreign folders
         raise InputError(f"cannot read {path} as zarr: {err}") from err
     axes, scale = source.axes, {}
     if isinstance(node, zarr.Group):
-        multiscale = ome_multiscale(dict(node.attrs))
+        multiscale = ome_multiscale(attributes, path.name)
         if multiscale is None:
             raise InputError(
                 f"{path} is a zarr group without OME-Zarr image metadata; "
-                "give the path of its array (e.g. {path}/0)"
+                f"give the path of its array (e.g. {path}/0)"
             )
         letters, scale = ome_letters(multiscale, path.name) if axes is None else (axes, {})
         axes = letters
-        node = node[multiscale["datasets"][0]["path"]]
+        node = _dataset(zarr, node, path, multiscale["datasets"][0]["path"])
     elif axes is None:
         names = getattr(node.metadata, "dimension_names", None) or ()
         if names and all(str(n).upper() in AXES_LETTERS for n in names):
             axes = "".join(str(n).upper() for n in names)
-    return stack_of(node, axes, name=path.name, scale=scale, source=source)
+    return _checked_stack(node, axes, name=path.name, scale=scale, source=source)
+
+
+def _dataset(zarr: Any, group: Any, path: Path, name: str) -> Any:
+    """Return the array an OME-Zarr image names as its first dataset."""
+    _check_metadata(path / name)
+    try:
+        node = group[name]
+    except Exception as err:  # zarr raises many types for a missing or foreign node
+        raise InputError(f"cannot read dataset {name!r:.80} of {path}: {err}") from err
+    if not isinstance(node, zarr.Array):
+        raise InputError(f"dataset {name!r:.80} of {path} is not an array")
+    return node
 
 
 def _open_folder(path: Path, source: StackSource) -> Stack:

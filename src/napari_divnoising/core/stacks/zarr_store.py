@@ -12,6 +12,7 @@ the settings and the software that made it.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -84,30 +85,79 @@ def ome_axes(axes: str | None, ndim: int, *, samples: bool = False) -> list[dict
 _OME_LETTERS = {"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 
 
-def ome_multiscale(attributes: dict) -> dict | None:
-    """Return the first OME multiscale image of a group's attributes (NGFF 0.4 or 0.5)."""
-    multiscales = attributes.get("ome", {}).get("multiscales") or attributes.get("multiscales")
-    return multiscales[0] if multiscales else None
+def ome_multiscale(attributes: Any, name: str = "the store") -> dict | None:
+    """Return the first OME multiscale image of a group's attributes (NGFF 0.4 or 0.5).
 
+    Returns None where there is none; the metadata are foreign, so every value is checked
+    for type before it is used.
 
-def ome_letters(multiscale: dict, name: str) -> tuple[str, dict[str, float]]:
-    """Return the OME image's axes as letters, and its level-0 pixel size per letter."""
-    names = [
-        axis if isinstance(axis, str) else axis.get("name", "?") for axis in multiscale["axes"]
-    ]
-    unknown = [axis for axis in names if axis.lower() not in _OME_LETTERS]
-    if unknown:
+    Raises
+    ------
+    InputError
+        If the attributes declare multiscale images but no dataset to read.
+    """
+    if not isinstance(attributes, dict):
+        return None
+    ome = attributes.get("ome")
+    multiscales = (ome.get("multiscales") if isinstance(ome, dict) else None) or attributes.get(
+        "multiscales"
+    )
+    if not multiscales:
+        return None
+    first = multiscales[0] if isinstance(multiscales, list) else None
+    datasets = first.get("datasets") if isinstance(first, dict) else None
+    dataset = datasets[0] if isinstance(datasets, list) and datasets else None
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
         raise InputError(
-            f"{name} has OME axes {', '.join(names)}: DivNoising reads t, c, z, y, x; "
-            f"pass --axes to say how to read {', '.join(unknown)} (one letter per axis, "
-            f"from {AXES_LETTERS})"
+            f"{name} has OME-Zarr metadata without an image to read: its first multiscale "
+            "image needs a list of datasets, each with a path"
         )
-    letters = "".join(_OME_LETTERS[axis.lower()] for axis in names)
+    return first
+
+
+def _axis_name(axis: Any) -> str | None:
+    name = axis.get("name") if isinstance(axis, dict) else axis
+    return name if isinstance(name, str) else None
+
+
+def ome_letters(multiscale: dict, name: str) -> tuple[str | None, dict[str, float]]:
+    """Return the OME image's axes as letters, and its level-0 pixel size per letter.
+
+    The letters are None where the metadata name no axes (NGFF before 0.3); malformed
+    pixel sizes are left out.
+    """
+    axes = multiscale.get("axes")
+    if axes is None:
+        return None, {}
+    names = [_axis_name(axis) for axis in axes] if isinstance(axes, list) else [None]
+    unknown = [str(axis) for axis in names if axis is None or axis.lower() not in _OME_LETTERS]
+    if unknown:
+        shown = ", ".join(str(axis)[:20] for axis in names[:8])
+        raise InputError(
+            f"{name} has OME axes {shown}: DivNoising reads t, c, z, y, x; "
+            f"pass --axes to say how to read {', '.join(u[:20] for u in unknown[:8])} (one "
+            f"letter per axis, from {AXES_LETTERS})"
+        )
+    letters = "".join(_OME_LETTERS[str(axis).lower()] for axis in names)
     scale: dict[str, float] = {}
-    for transform in multiscale["datasets"][0].get("coordinateTransformations", []):
-        if transform.get("type") == "scale":
-            scale = {k: float(v) for k, v in zip(letters, transform["scale"], strict=False)}
+    transforms = multiscale["datasets"][0].get("coordinateTransformations")
+    for transform in transforms if isinstance(transforms, list) else []:
+        if not isinstance(transform, dict) or transform.get("type") != "scale":
+            continue
+        values = transform.get("scale")
+        if isinstance(values, list) and all(_finite(value) for value in values):
+            scale = {k: float(v) for k, v in zip(letters, values, strict=False)}
     return letters, scale
+
+
+def _finite(value: Any) -> bool:
+    """Return whether a foreign metadata value is a finite number."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 def create_result_image(

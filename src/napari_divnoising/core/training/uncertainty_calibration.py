@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import RunFailedError
 from ..events import Progress
 from ..model.uncertainty_calibration import SCALE_RANGE, UncertaintyCalibration
 from ..prediction.config import sampling_config
@@ -136,11 +137,14 @@ def iter_calibrate_uncertainty(
     truths, means, sigmas = [], [], []
     for index, crop in enumerate(crops):
         steps = _sample(model, crop, index, device, n_samples=1, keep_samples=1, seed=seed + 1)
-        drawn = yield from _relabelled(steps, (index * per_crop, 1), total)
-        truth = drawn["samples"][0].astype(np.float64)
-        simulated = likelihood.sample_observation(truth, rng=rng).astype(np.float32)
-        steps = _sample(model, simulated, index, device, n_samples=n_samples, seed=seed)
-        posterior = yield from _relabelled(steps, (index * per_crop + 1, n_samples), total)
+        try:
+            drawn = yield from _relabelled(steps, (index * per_crop, 1), total)
+            truth = drawn["samples"][0].astype(np.float64)
+            simulated = likelihood.sample_observation(truth, rng=rng).astype(np.float32)
+            steps = _sample(model, simulated, index, device, n_samples=n_samples, seed=seed)
+            posterior = yield from _relabelled(steps, (index * per_crop + 1, n_samples), total)
+        except RunFailedError:  # a posterior that is not a number: nothing to calibrate by
+            return None
         truths.append(truth.ravel())
         means.append(posterior["mmse"].ravel())
         sigmas.append(posterior["uncertainty"].ravel())

@@ -16,8 +16,8 @@ and the Python version; they are rebuilt when they are older than a week, so tha
 releases on PyPI are met within a week; folders of other hashes are removed. Each run
 reinstalls only this tree's wheel into them; those to build are built side by side. PyPI
 must be reachable (the wheel's build, the environments, the newest releases): without it the
-tests fail and say so. Measured on two busy cores: cold (every environment built) 4 min 45 s,
-warm 1.5 to 2 min.
+tests fail and say so. Measured on two cores shared with other work: cold (every environment
+built) 3 min 20 s to 4 min 45 s, warm 1 to 2 min.
 """
 
 from __future__ import annotations

@@ -179,12 +179,14 @@ def test_dock_and_command_line_make_the_same_noise_model(
     on_command_line = _cli_model(tmp_path, flag, image, "--iterations", "5", "--seed", "3")
     assert in_dock.metadata["source"] == on_command_line.metadata["source"] == source
     # The same recipe, data and seed; float32 sums over 100,000 pairs per step are taken in an
-    # order that depends on the threads torch runs them on (the dock's worker thread against
-    # the command's main thread): that order alone moves a coefficient by up to ~1e-5.
-    np.testing.assert_allclose(in_dock.weight, on_command_line.weight, rtol=1e-4, atol=1e-5)
+    # order that depends on the thread torch runs them on (the dock's pooled worker thread
+    # against the command's): alone, that moves a coefficient by ~1e-5, and after the rest of
+    # the suite ran in this process by up to 2.6e-4 (measured; two full runs). Another seed
+    # or one more iteration moves the coefficients by 56% and 72%: 1e-3 tells them apart.
+    np.testing.assert_allclose(in_dock.weight, on_command_line.weight, rtol=1e-3, atol=1e-4)
     signal = np.linspace(in_dock.min_signal, in_dock.max_signal, 7)
     np.testing.assert_allclose(
-        in_dock.variance(signal), on_command_line.variance(signal), rtol=1e-4
+        in_dock.variance(signal), on_command_line.variance(signal), rtol=1e-3
     )
     assert in_dock.min_signal == pytest.approx(on_command_line.min_signal, rel=1e-6)
     assert in_dock.max_signal == pytest.approx(on_command_line.max_signal, rel=1e-6)

@@ -193,24 +193,19 @@ def iter_stack_to_zarr(
     )
     cluster = {"scheduler": scheduler, "n_workers": n_workers}
     cluster["model_key"] = identity["model_fingerprint"]
-    return _run(stack, model, output, create, settings, cluster, device)
+    return _while_locked(output, _run(stack, model, output, create, settings, cluster, device))
+
+
+def _while_locked(
+    output: ChunkedOutput, run: Generator[Progress, None, StackPrediction]
+) -> Generator[Progress, None, StackPrediction]:
+    """Run `run` holding the outputs' lock, released however the run ends."""
+    Path(output.folder).mkdir(parents=True, exist_ok=True)
+    with holding_lock(output.folder, output.stem):
+        return (yield from run)
 
 
 def _run(
-    stack: Stack,
-    model: TrainedModel,
-    output: ChunkedOutput,
-    create: Callable[[], None],
-    settings: SamplingConfig,
-    cluster: dict[str, Any],
-    device: str | None,
-) -> Generator[Progress, None, StackPrediction]:
-    Path(output.folder).mkdir(parents=True, exist_ok=True)
-    with holding_lock(output.folder, output.stem):  # released however the run ends
-        return (yield from _run_locked(stack, model, output, create, settings, cluster, device))
-
-
-def _run_locked(
     stack: Stack,
     model: TrainedModel,
     output: ChunkedOutput,

@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# the fixtures of the tests that install the built package in fresh environments
+from .fresh_envs import budget, cache, wheel  # noqa: F401
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

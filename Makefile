@@ -15,7 +15,7 @@ GUI_PACKAGES := xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-u
 	libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-cursor0 libxkbcommon-x11-0 \
 	libgl1 libegl1 libdbus-1-3 libfontconfig1
 
-.PHONY: install demo test test-loaded lint format gui-deps screenshots bench clean
+.PHONY: install demo test test-loaded lint format gui-deps screenshots docs docs-serve bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,8 +61,16 @@ format: $(STAMP)
 screenshots: $(STAMP) gui-deps
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python docs/scripts/make_screenshots.py
 
+# The documentation site (mkdocs.yml): built into site/ with every warning an error, or served
+# at http://127.0.0.1:8000 with live reload while you write.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve --strict
+
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache divnoising-demo
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache divnoising-demo site

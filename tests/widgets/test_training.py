@@ -170,3 +170,24 @@ def test_the_reference_preset_restores_and_keeps_the_reference_settings(viewer):
     assert config.preset == "reference" and config.resolved_lr_schedule == "plateau"
     form.preset.value = "auto"
     assert form.patch_size.value == 64
+
+
+def show_torch_build(monkeypatch, *, cuda: str | None, gpu: bool) -> None:
+    from napari_divnoising.core.torch_build import TorchBuild
+
+    build = TorchBuild(version="2.14.1", cuda=cuda, rocm=None, nvidia_gpu_seen=gpu)
+    monkeypatch.setattr("napari_divnoising.widgets._torch_note.inspect_torch_build", lambda: build)
+
+
+def test_an_unsuited_torch_build_is_noted_with_the_console_command(viewer, monkeypatch):
+    show_torch_build(monkeypatch, cuda="13.0", gpu=False)
+    widget = TrainingWidget(viewer)
+    assert not widget.torch_note.isHidden()
+    assert "`%pip install --force-reinstall --no-deps torch==2.14.1" in widget.torch_note.text()
+
+
+def test_a_suited_torch_build_adds_no_note(viewer, monkeypatch):
+    show_torch_build(monkeypatch, cuda=None, gpu=False)
+    widget = TrainingWidget(viewer)
+    assert widget.torch_note.isHidden()
+    assert widget.torch_note.toolTip() == "PyTorch 2.14.1, CPU build"

@@ -26,13 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The ``divnoising`` parser.
     """
-    from .. import __version__
-
     parser = argparse.ArgumentParser(
         prog="divnoising",
         description="Unsupervised diversity denoising (DivNoising) of microscopy images.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="show the version and PyTorch's build, then exit",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_to(subparsers)
@@ -56,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    _say_if_torch_does_not_suit()
     try:
         with warnings.catch_warnings(), stopping_like_ctrl_c():
             show_warnings_briefly()
@@ -70,3 +73,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"divnoising {arguments.command}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: ours and the PyTorch build (read without importing torch)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from .. import __version__
+        from ..core.torch_build import inspect_torch_build
+
+        build = inspect_torch_build()
+        torch = build.describe() if build else "PyTorch not installed"
+        print(f"{parser.prog} {__version__} ({torch})")  # on stdout, as argparse's own
+        parser.exit()
+
+
+def _say_if_torch_does_not_suit() -> None:
+    """One line on stderr when the PyTorch build does not suit this machine."""
+    from ..core.torch_build import inspect_torch_build, torch_build_advice
+
+    advice = torch_build_advice(inspect_torch_build())
+    if advice:
+        print(f"divnoising: note: {advice}", file=sys.stderr)

@@ -21,6 +21,7 @@ from napari_divnoising.core.training.history import describe_history, training_w
 from ._base import DockWidget
 from ._loss_plot import LossPlot
 from ._model_files import ModelFiles
+from ._torch_note import torch_note
 from ._training_form import FROM_WIDGET, GAUSSIAN, TrainingForm
 from ._workers import guarded, relay_warnings
 from ._zoo_export import ZooExport
@@ -70,6 +71,8 @@ class TrainingWidget(DockWidget):
         self.device_label = QLabel("")
         self.device_label.setWordWrap(True)
         self.body.addWidget(self.device_label)
+        self.torch_note = torch_note()
+        self.body.addWidget(self.torch_note)
         self.loss_plot = LossPlot()
         self.body.addWidget(self.loss_plot)
         self.model_label = QLabel("model: none yet")

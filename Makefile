@@ -15,7 +15,7 @@ GUI_PACKAGES := xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-u
 	libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-cursor0 libxkbcommon-x11-0 \
 	libgl1 libegl1 libdbus-1-3 libfontconfig1
 
-.PHONY: install demo test test-loaded lint format gui-deps screenshots docs docs-serve bench clean
+.PHONY: install demo test test-loaded lint format gui-deps screenshots docs docs-serve hooks bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ docs: $(STAMP)
 
 docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve --strict
+
+# pre-commit's hooks are local (.pre-commit-config.yaml): they run this environment's tools
+hooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet pre-commit
+	$(BIN)/pre-commit install
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

@@ -1,23 +1,15 @@
-"""Reading images and writing files atomically.
-
-Nothing the user already has is ever overwritten half-way: every file is first written
-to a temporary file in the destination folder, then renamed over the target in one step.
-"""
+"""Reading images, and writing them atomically (:mod:`.atomic`)."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import functools
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .axes import parse_axes, plane_layout, planes_of, read_axes
-from .errors import InputError, OutputError
+from .errors import InputError
 from .headers import check_tiff_extent, npy_declared
 from .limits import check_image
 
@@ -32,65 +24,6 @@ __all__ = [
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".npy")
 _NO_PIXELS = "cannot read {}: the file holds no pixel data (corrupt or truncated?)"
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` on success.
-
-    If the body raises, the temporary file is removed and `path` is left untouched.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        The final destination.
-
-    Yields
-    ------
-    Path
-        Where to write; it keeps the destination's suffix so writers that dispatch on
-        it (numpy, tifffile) behave the same.
-    """
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:  # a file where a folder should be, no permission
-        raise OutputError(f"cannot write {target}: {err.strerror or err}") from err
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=f".partial{target.suffix}", dir=target.parent
-    )
-    os.close(handle)
-    temporary_path = Path(temporary)
-    try:
-        yield temporary_path
-        # mkstemp creates the file private (0600); results get the user's usual mode.
-        os.chmod(temporary_path, 0o666 & ~_umask())
-        _flush_to_disk(temporary_path)
-        os.replace(temporary_path, target)
-    except OutputError:
-        raise
-    except OSError as err:
-        # Name the file and the likely cause: "[Errno 28] No space left on device" alone
-        # does not say which of a run's outputs failed.
-        reason = err.strerror or str(err)
-        hint = " (is the disk full?)" if err.errno == errno.ENOSPC else ""
-        raise OutputError(f"cannot write {target}: {reason}{hint}") from err
-    finally:
-        temporary_path.unlink(missing_ok=True)
-
-
-@functools.cache
-def _umask() -> int:
-    """Return the process's umask (read once: reading it sets it for an instant)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _flush_to_disk(path: Path) -> None:
-    """Make the written bytes durable before the rename makes them visible."""
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
 
 
 def _checked_path(path: str | os.PathLike) -> Path:

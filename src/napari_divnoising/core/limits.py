@@ -103,6 +103,12 @@ def size_text(n_bytes: float) -> str:
 @functools.cache
 def physical_memory() -> int | None:
     """Return this machine's memory in bytes, or None where the system does not say."""
+    try:  # psutil knows on every OS; os.sysconf does not exist on Windows
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except (ImportError, OSError, RuntimeError):
+        pass
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):

@@ -18,6 +18,12 @@ __all__ = ["check_output_name", "check_spares_inputs", "output_name_from", "plan
 #: Characters no output name may hold: path separators, and what Windows forbids in names
 #: (so that results copied to a Windows share keep their names).
 _NOT_IN_NAMES = set('/\\<>:"|?*')
+#: Names Windows keeps for devices, whatever follows their first dot ("CON.ome.zarr" is the
+#: console there): results named so could not be written or copied to Windows.
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{port}{n}" for port in ("COM", "LPT") for n in [*"123456789", "¹", "²", "³"]}
+)
 #: Bytes of a name: file systems allow 255 per file name, and results add up to ~30
 #: (``_uncertainty.ome.zarr``, a temporary file's prefix and suffix).
 MAX_NAME_BYTES = 200
@@ -34,7 +40,8 @@ def check_output_name(name: str) -> str:
     SettingsError
         If `name` is empty, ``.`` or ``..``, starts with a dot or ends with a space or dot,
         holds a path separator, a control character (a newline) or a character Windows
-        forbids, or is longer than :data:`MAX_NAME_BYTES` bytes.
+        forbids, is a name Windows keeps for a device (``CON``, ``NUL``, ``COM1``…), or
+        is longer than :data:`MAX_NAME_BYTES` bytes.
 
     Examples
     --------
@@ -63,6 +70,11 @@ def check_output_name(name: str) -> str:
         raise SettingsError(
             f"the output name {shown} starts with a dot or ends with a space or dot "
             "(hidden or, on Windows, renamed files); drop them"
+        )
+    if _is_windows_device(name):
+        raise SettingsError(
+            f"the output name {shown} is the name of a device on Windows, where its results "
+            "could be neither written nor copied; add to it (e.g. 'con_1')"
         )
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise SettingsError(
@@ -99,7 +111,14 @@ def output_name_from(text: str) -> str:
     kept = "".join("_" if c in _NOT_IN_NAMES or ord(c) < 32 or ord(c) == 127 else c for c in text)
     kept = kept.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
     kept = kept.lstrip("._ ").rstrip(". ")
+    if _is_windows_device(kept):
+        kept += "_"
     return kept or "image"
+
+
+def _is_windows_device(name: str) -> bool:
+    """Whether Windows takes `name` (or `name` with any suffix) for a device."""
+    return name.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES
 
 
 def _touched_input(output: Path, inputs: list[Path]) -> Path | None:

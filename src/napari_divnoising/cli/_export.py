@@ -11,7 +11,7 @@ from ._progress import CommandError, user_errors
 
 def add_to(subparsers: argparse._SubParsersAction) -> None:
     """Register the command."""
-    from ..core.model_files.bioimageio import EXPORT_SAMPLES
+    from ..core.model_files.export_defaults import EXPORT_SAMPLES
 
     parser = subparsers.add_parser(
         "export-bioimageio",

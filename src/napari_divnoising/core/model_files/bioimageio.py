@@ -44,14 +44,13 @@ from ._package_files import (
     write_package_files,
 )
 from .bundle import save_model
+from .export_defaults import EXPORT_SAMPLES
 
 if TYPE_CHECKING:
     from ..model.trained import TrainedModel
 
 __all__ = ["EXPORT_SAMPLES", "export_bioimageio", "iter_export_bioimageio"]
 
-#: Posterior samples averaged by the exported model (its documentation says so).
-EXPORT_SAMPLES = 20
 _PURPOSE = "exporting to bioimage.io"
 
 

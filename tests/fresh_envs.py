@@ -2,9 +2,10 @@
 
 The wheel, each extra alone, the validators of bioimage.io and of ``CITATION.cff`` each get a
 virtual environment of their own, cached under ``~/.cache/napari-divnoising-test-envs`` (or
-``$NAPARI_DIVNOISING_TEST_ENVS``) in a folder named after the hash of ``pyproject.toml`` and
-the Python version. An environment is rebuilt when it is older than a week, so that new
-releases on PyPI are met within a week; folders of other hashes are removed. Sessions of the
+``$NAPARI_DIVNOISING_TEST_ENVS``) in a folder named after the hash of the requirements in
+``pyproject.toml`` and the Python version (an edit of a classifier rebuilds nothing). An
+environment is rebuilt when it is older than a week, so that new releases on PyPI are met
+within a week; folders of other hashes are removed. Sessions of the
 suite may run side by side: file locks keep one from rebuilding what another uses. PyPI must
 be reachable: without it the tests fail and say so.
 """
@@ -104,7 +105,7 @@ def cache() -> Iterator[Path]:
         os.environ.get("NAPARI_DIVNOISING_TEST_ENVS")
         or Path.home() / ".cache" / "napari-divnoising-test-envs"
     )
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    digest = hashlib.sha256(_requirements_text().encode())
     digest.update(sys.version.encode())
     folder = root / digest.hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,6 +162,25 @@ def fresh_env(folder: Path, *steps: tuple[str, ...], budget: Budget) -> Path:
             pip_install(folder, *requirements, budget=budget, options=("--no-compile",))
         ready.touch()
     return folder
+
+
+def _requirements_text() -> str:
+    """What pip resolves from pyproject.toml: the build system and the project's requirements."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: pytest brings tomli there
+        import tomli as tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    project = pyproject["project"]
+    return repr(
+        (
+            pyproject["build-system"],
+            project.get("requires-python"),
+            project.get("dependencies"),
+            project.get("optional-dependencies"),
+        )
+    )
 
 
 def python_of(env: Path) -> Path:

@@ -1,17 +1,22 @@
-"""Check one extra of napari-divnoising in an environment that has that extra alone.
+"""Check the installed wheel of napari-divnoising with one extra, or none, or all of them.
 
-Run with the python of that environment (tox's, or the one ``tests/test_extras.py`` builds)::
+Run with the python of an environment where the wheel is installed with that extra alone (tox's,
+or the one ``tests/test_extras.py`` builds)::
 
     python tests/extras/check_extra.py EXTRA WORKDIR
 
-EXTRA is ``none`` (the base install), ``bigdata`` or ``bioimageio``. Each check drives the
-installed ``divnoising`` command on tiny sample data, as a user would:
+EXTRA is ``none`` (the base install), ``bigdata``, ``bioimageio`` or ``all``. In each, first what
+every install must do: the package comes from the wheel (not a clone), ``divnoising --help`` and
+``divnoising demo --quick`` succeed, and napari finds the plugin, its samples and (with ``all``,
+the only install with a Qt binding) opens its four docks: ``plugin_checks.py`` says how. Then
+each check drives the installed ``divnoising`` command on tiny sample data, as a user would:
 
 - ``none``: train a tiny model, predict to TIFF; the commands of the missing extras fail
   with the message that names the extra to install;
 - ``bigdata``: predict a small stack to OME-Zarr and read it back with ome-zarr;
 - ``bioimageio``: export the model as a bioimage.io package, read it back (with
-  bioimageio.core and with napari-divnoising) and run bioimageio.core's own model test.
+  bioimageio.core and with napari-divnoising) and run bioimageio.core's own model test;
+- ``all``: the modules of both extras are there (their checks run in their own environments).
 
 The exported package is left at ``WORKDIR/package.zip`` so that a caller can test it again
 with another validator. Exits non-zero with the failing command's output on any failure.
@@ -22,7 +27,10 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from plugin_checks import check_installed_from_wheel, check_plugin
 
 #: The extras that have code paths of their own, and the modules each one brings.
 EXTRAS = {
@@ -30,11 +38,14 @@ EXTRAS = {
     "bigdata": ("zarr", "ome_zarr", "distributed"),
     "bioimageio": ("bioimageio.spec", "bioimageio.core"),
 }
+EXTRAS["all"] = (*EXTRAS["bigdata"], *EXTRAS["bioimageio"])
 #: The packages whose versions a check prints first (what pip resolved decides the outcome).
 REPORTED = (
     "napari-divnoising", "torch", "numpy", "pydantic", "pydantic-core", "zarr", "ome-zarr",
-    "distributed", "bioimageio.spec", "bioimageio.core",
+    "distributed", "bioimageio.spec", "bioimageio.core", "napari", "npe2", "PyQt6",
 )  # fmt: skip
+#: What ``divnoising demo`` writes, among others: the model, its noise model, the MMSE.
+DEMO_OUTPUTS = ("model.divnoising", "noise_model_calibrated.npz", "noisy_mmse.tif")
 #: Sample data small enough that the whole check takes seconds.
 SHAPE, N_FRAMES, N_CALIBRATION = (64, 64), 4, 12
 
@@ -72,6 +83,18 @@ def tiny_model(folder: Path) -> tuple[Path, Path]:
         "--quiet", "--overwrite",
     )  # fmt: skip
     return model, noisy
+
+
+def check_commands(folder: Path) -> None:
+    """``divnoising --help`` and ``divnoising demo --quick``, timed, as every install runs them."""
+    if "demo" not in divnoising("--help"):
+        sys.exit("divnoising --help does not list the demo command")
+    start = time.perf_counter()
+    output = divnoising("demo", "--quick", "--quiet", "--out", folder / "demo")
+    missing = [name for name in DEMO_OUTPUTS if not (folder / "demo" / name).is_file()]
+    if missing:
+        sys.exit(f"divnoising demo --quick wrote no {missing}:\n{output}")
+    print(f"ok: divnoising --help; divnoising demo --quick ({time.perf_counter() - start:.0f} s)")
 
 
 def check_none(folder: Path) -> None:
@@ -139,6 +162,20 @@ def check_bioimageio(folder: Path) -> None:
         sys.exit(f"bioimageio.core's test of the package failed:\n{summary.format()}")
 
 
+def check_all(folder: Path) -> None:
+    """Every extra: their modules are there (each one's check runs in its own environment)."""
+    missing = [module for module in EXTRAS["all"] if not _installed(module)]
+    if missing:
+        sys.exit(f"the all extra lacks {missing}")
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
 def _version(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -160,6 +197,9 @@ def main(argv: list[str]) -> None:
     folder = Path(argv[1])
     folder.mkdir(parents=True, exist_ok=True)
     print("installed:", ", ".join(f"{name} {_version(name)}" for name in REPORTED))
+    check_installed_from_wheel()
+    check_commands(folder)
+    check_plugin(expect_qt=argv[0] == "all")
     globals()[f"check_{argv[0]}"](folder)
     print(f"extra {argv[0]}: ok")
 

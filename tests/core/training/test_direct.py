@@ -1,0 +1,86 @@
+"""Training the direct network: it learns the posterior mean of the model it is given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_divnoising.core.errors import SettingsError
+from napari_divnoising.core.events import Progress
+from napari_divnoising.core.model.direct import DirectConfig, DirectNetwork
+from napari_divnoising.core.prediction.direct import direct_mmse
+from napari_divnoising.core.prediction.sampling import sample_posterior
+from napari_divnoising.core.training.direct import DirectTraining, iter_train_direct
+
+from ..prediction.test_sampling import DATA_MEAN, _tiny_model
+
+TINY = {"depth": 2, "n_filters": 8, "batch_size": 8, "patch_size": 32, "seed": 0}
+
+
+@pytest.fixture
+def images(rng) -> list[np.ndarray]:
+    yy, xx = np.mgrid[:64, :64]
+    signal = DATA_MEAN + 30.0 * np.sin(xx / 7.0) * np.cos(yy / 11.0)
+    return [(signal + rng.normal(0.0, 10.0, signal.shape)).astype(np.float32) for _ in range(3)]
+
+
+def run(generator):
+    events = []
+    while True:
+        try:
+            events.append(next(generator))
+        except StopIteration as stop:
+            return stop.value, events
+
+
+def test_the_direct_network_moves_towards_the_sampled_mmse(images):
+    model = _tiny_model()
+    config = DirectConfig(max_steps=150, samples_per_target=2, **TINY)
+    network, events = run(iter_train_direct(model, images, config=config, device="cpu"))
+    assert isinstance(network, DirectNetwork) and not network.training
+    assert all(isinstance(event, Progress) for event in events)
+    image = images[0]
+    sampled = sample_posterior(image, model, n_samples=400, uncertainty=False, device="cpu").mmse
+    direct = direct_mmse(image, network, data_mean=model.data_mean, data_std=model.data_std)
+    # the untrained network is the identity: its error is the noisy image's
+    before = np.mean((image - sampled) ** 2)
+    after = np.mean((direct - sampled) ** 2)
+    assert after < 0.5 * before, (before, after)
+
+
+def test_stopping_keeps_the_best_network_so_far(images):
+    model = _tiny_model()
+    training = DirectTraining(model, images, config=DirectConfig(max_steps=10**6, **TINY))
+    generator = training.run()
+    for _ in generator:
+        if training.n_steps >= 60:
+            break
+    generator.close()
+    assert training.best_loss < float("inf")  # validated at step 50
+    network = training.best_network()
+    torch.testing.assert_close(
+        network.state_dict()["output.weight"], training.best_state["output.weight"]
+    )
+
+
+def test_a_patch_size_the_networks_cannot_take_is_refused(images):
+    config = DirectConfig(**{**TINY, "patch_size": 34})
+    with pytest.raises(SettingsError, match="multiple of 4"):
+        DirectTraining(_tiny_model(), images, config=config)
+
+
+def test_tiled_and_whole_planes_agree(images):
+    network = run(
+        iter_train_direct(
+            _tiny_model(), images, config=DirectConfig(max_steps=20, **TINY), device="cpu"
+        )
+    )[0]
+    image = np.pad(images[0], ((0, 37), (0, 21)), mode="reflect")  # sides no multiple of 4
+    normalisation = {"data_mean": DATA_MEAN, "data_std": 20.0}
+    whole = direct_mmse(image, network, tile_size=256, **normalisation)
+    tiled = direct_mmse(image, network, tile_size=48, **normalisation)
+    assert whole.shape == image.shape and whole.dtype == np.float32
+    np.testing.assert_allclose(tiled, whole, atol=1e-3 * float(np.ptp(whole)))
+    with_tta = direct_mmse(image, network, tta=True, **normalisation)
+    assert with_tta.shape == image.shape and np.isfinite(with_tta).all()

@@ -84,3 +84,57 @@ def test_tiled_and_whole_planes_agree(images):
     np.testing.assert_allclose(tiled, whole, atol=1e-3 * float(np.ptp(whole)))
     with_tta = direct_mmse(image, network, tta=True, **normalisation)
     assert with_tta.shape == image.shape and np.isfinite(with_tta).all()
+
+
+def test_a_model_with_its_direct_network_saves_and_loads_whole(images, tmp_path):
+    from napari_divnoising.core.model_files.bundle import load_model, save_model
+
+    model = _tiny_model()
+    config = DirectConfig(max_steps=5, **TINY)
+    model.direct_network = run(iter_train_direct(model, images, config=config, device="cpu"))[0]
+    model.direct_config = config
+    loaded = load_model(save_model(model, tmp_path / "m.divnoising"))
+    assert loaded.direct_config == config
+    for name, value in model.direct_network.state_dict().items():
+        assert torch.equal(loaded.direct_network.state_dict()[name], value)
+    normalisation = {"data_mean": model.data_mean, "data_std": model.data_std}
+    np.testing.assert_array_equal(
+        direct_mmse(images[0], loaded.direct_network, **normalisation),
+        direct_mmse(images[0], model.direct_network, **normalisation),
+    )
+
+
+def test_a_model_without_a_direct_network_loads_without_one(tmp_path):
+    from napari_divnoising.core.model_files.bundle import load_model, save_model
+
+    loaded = load_model(save_model(_tiny_model(), tmp_path / "m.divnoising"))
+    assert loaded.direct_network is None and loaded.direct_config is None
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({"depth": 2, "n_filters": 8}, "damaged napari-divnoising model"),
+        ({"depth": 5, "n_filters": 256}, r"declares a network of 1,989,600,513 parameters"),
+    ],
+    ids=["weights-missing", "network-too-large"],
+)
+def test_a_declared_direct_network_is_checked_before_anything_is_read(declared, message, tmp_path):
+    import json
+    import zipfile
+
+    from napari_divnoising.core.errors import ModelFileError
+    from napari_divnoising.core.model_files.bundle import load_model, save_model
+
+    path = save_model(_tiny_model(), tmp_path / "m.divnoising")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members["model.json"])
+    meta["direct_config"] = DirectConfig(**declared).model_dump(mode="json")
+    members["model.json"] = json.dumps(meta).encode()
+    crafted = tmp_path / "crafted.divnoising"
+    with zipfile.ZipFile(crafted, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(crafted)

@@ -13,6 +13,7 @@ import torch
 
 from ..errors import SettingsError
 from .config import NetworkConfig, TrainingConfig
+from .direct import DirectConfig, DirectNetwork
 from .likelihood import GaussianLikelihood, Likelihood, check_likelihood_choice
 from .network import DivNoisingVAE
 
@@ -45,6 +46,11 @@ class TrainedModel:
         Versions, seed, training data shapes and date.
     uncertainty_calibration : UncertaintyCalibration or None
         The scale on the posterior's σ estimated on held-back data; None: uncalibrated.
+    direct_network : DirectNetwork or None
+        The network that gives the MMSE in one pass, trained from this model's posterior;
+        None until one is trained (:mod:`..training.direct`).
+    direct_config : DirectConfig or None
+        How the direct network was built and trained.
     """
 
     network: DivNoisingVAE
@@ -57,6 +63,8 @@ class TrainedModel:
     history: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     uncertainty_calibration: UncertaintyCalibration | None = None
+    direct_network: DirectNetwork | None = None
+    direct_config: DirectConfig | None = None
 
     def __post_init__(self) -> None:
         check_likelihood_choice(self.noise_model, self.gaussian_sigma)
@@ -93,6 +101,8 @@ class TrainedModel:
     def to(self, device: torch.device | str) -> TrainedModel:
         """Move the network (and noise model) to `device` in place; return self."""
         self.network.to(device)
+        if self.direct_network is not None:
+            self.direct_network.to(device)
         if self.noise_model is not None:
             self.noise_model = self.noise_model.to(device)
         return self

@@ -32,14 +32,17 @@ from ..limits import (
     size_text,
 )
 from ..model.config import NetworkConfig, TrainingConfig
+from ..model.direct import DirectConfig, DirectNetwork
 from ..model.network import DivNoisingVAE
 
 __all__ = [
+    "DIRECT_WEIGHTS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "check_network",
     "load_weights",
     "read_configs",
+    "read_direct_config",
     "read_meta",
 ]
 
@@ -47,6 +50,7 @@ FORMAT_NAME = "napari-divnoising-model"
 FORMAT_VERSION = 1
 META = "model.json"
 WEIGHTS = "weights.pt"
+DIRECT_WEIGHTS = "direct_weights.pt"
 
 
 def read_meta(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
@@ -87,7 +91,7 @@ def _checked_values(meta: dict[str, Any], path: Path) -> dict[str, Any]:
     kinds = {
         "network_config": dict, "training_config": dict, "history": list,
         "provenance": dict, "uncertainty_calibration": (dict, type(None)),
-        "noise_model_file": (str, type(None)),
+        "noise_model_file": (str, type(None)), "direct_config": (dict, type(None)),
     }  # fmt: skip
     defaults = {"history": [], "provenance": {}}
     values: dict[str, Any] = {key: meta.get(key, defaults.get(key)) for key in kinds}
@@ -120,14 +124,35 @@ def read_configs(meta: dict[str, Any], path: Path) -> tuple[NetworkConfig, Train
     return configs[0], configs[1]
 
 
-def parameter_count(config: NetworkConfig) -> int:
+def read_direct_config(values: Any, path: Path) -> DirectConfig:
+    """Return the direct network's settings `values` describe; one line if invalid."""
+    try:
+        return DirectConfig.model_validate(values)
+    except ValidationError as err:
+        text = (
+            f"{str(path)!r} is a damaged napari-divnoising model: {META} has an invalid "
+            f"`direct_config`: {settings_error_from(err)}"
+        )
+        raise ModelFileError(text if len(text) <= 400 else text[:397] + "...") from err
+
+
+def parameter_count(config: NetworkConfig | DirectConfig) -> int:
     """Return the parameters of the network `config` declares, allocating none of them."""
     with torch.device("meta"):
-        network = DivNoisingVAE(**config.network_kwargs())
+        if isinstance(config, DirectConfig):
+            network = DirectNetwork(depth=config.depth, n_filters=config.n_filters)
+        else:
+            network = DivNoisingVAE(**config.network_kwargs())
     return sum(parameter.numel() for parameter in network.parameters())
 
 
-def check_network(archive: zipfile.ZipFile, config: NetworkConfig, path: Path) -> None:
+def check_network(
+    archive: zipfile.ZipFile,
+    config: NetworkConfig | DirectConfig,
+    path: Path,
+    *,
+    member: str = WEIGHTS,
+) -> None:
     """Refuse a declared network above the limits, or weights of the wrong length, unread.
 
     Raises
@@ -143,40 +168,42 @@ def check_network(archive: zipfile.ZipFile, config: NetworkConfig, path: Path) -
         )
     # The weights as read, and the network they are copied into.
     check_in_memory(2 * 4 * count, what="its network", file=repr(str(path)), error=ModelFileError)
-    info = archive.getinfo(WEIGHTS)  # KeyError: a damaged bundle
+    info = archive.getinfo(member)  # KeyError: a damaged bundle
     low, high = (count * n for n in PARAMETER_BYTES)
     high += WEIGHTS_SLACK_BYTES
     if info.file_size < low:
         raise ModelFileError(
-            f"{str(path)!r} is a damaged napari-divnoising model: its {WEIGHTS} holds "
+            f"{str(path)!r} is a damaged napari-divnoising model: its {member} holds "
             f"{size_text(info.file_size)}, but the network it declares ({count:,} parameters) "
             f"takes at least {size_text(low)}"
         )
     if info.file_size > high:
         raise ModelFileError(
-            f"{str(path)!r}: its member {WEIGHTS} declares {size_text(info.file_size)}, but "
+            f"{str(path)!r}: its member {member} declares {size_text(info.file_size)}, but "
             f"the network it declares ({count:,} parameters) takes at most {size_text(high)}"
         )
     check_member(info, limit=high, file=repr(str(path)))
 
 
-def load_weights(archive: zipfile.ZipFile, path: Path, device: torch.device) -> dict[str, Any]:
-    """Return the state dict of ``weights.pt`` (checked by :func:`check_network` first).
+def load_weights(
+    archive: zipfile.ZipFile, path: Path, device: torch.device, *, member: str = WEIGHTS
+) -> dict[str, Any]:
+    """Return the state dict of `member` (checked by :func:`check_network` first).
 
     Raises
     ------
     ModelFileError
         If the pickle holds anything but tensors (code, other objects): refused, never run.
     """
-    data = io.BytesIO(archive.read(WEIGHTS))
+    data = io.BytesIO(archive.read(member))
     try:
         state = torch.load(data, map_location=device, weights_only=True)
     except UnpicklingError as err:
         # torch's message advises loading with weights_only=False: never pass that on.
         raise ModelFileError(
-            f"{str(path)!r}: its {WEIGHTS} holds code or objects that a model file must "
+            f"{str(path)!r}: its {member} holds code or objects that a model file must "
             "not contain; refused for safety (nothing of it was run)"
         ) from err
     if not isinstance(state, dict):
-        raise ModelFileError(f"{str(path)!r}: its {WEIGHTS} holds no network weights")
+        raise ModelFileError(f"{str(path)!r}: its {member} holds no network weights")
     return state

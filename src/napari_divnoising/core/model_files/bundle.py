@@ -6,7 +6,9 @@ On disk a model is one zip file (any extension; :data:`MODEL_SUFFIX` by conventi
   normalisation, the Gaussian σ (when there is no noise model), the loss history, the
   uncertainty calibration and the provenance (versions, seed, data shapes, date);
 - ``weights.pt``: the network's ``state_dict`` (loaded with ``weights_only=True``);
-- ``noise_model/<file>``: the noise model, written by its own ``save``.
+- ``noise_model/<file>``: the noise model, written by its own ``save``;
+- ``direct_weights.pt``: the direct network's ``state_dict``, when the model has one (its
+  settings are in ``model.json``).
 
 Saving is atomic (a temporary file in the same folder, then ``os.replace``). Loading a
 corrupt, partial or foreign file raises :class:`ModelFileError`. Weights are mapped to the
@@ -33,10 +35,12 @@ from ..io import atomic_path
 from ..limits import MAX_NOISE_MODEL_BYTES, check_member
 from ..model.config import MODEL_SUFFIX
 from ..model.device import select_device
+from ..model.direct import DirectConfig, DirectNetwork, build_direct_network
 from ..model.network import build_network
 from ..model.trained import TrainedModel
 from ..model.uncertainty_calibration import UncertaintyCalibration
 from ._bundle_checks import (
+    DIRECT_WEIGHTS,
     FORMAT_NAME,
     FORMAT_VERSION,
     META,
@@ -44,6 +48,7 @@ from ._bundle_checks import (
     check_network,
     load_weights,
     read_configs,
+    read_direct_config,
     read_meta,
 )
 from .bioimageio_reading import is_bioimageio_package, packaged_bundle
@@ -86,8 +91,11 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
         If the network holds NaN or infinite weights.
     """
     path = Path(path)
-    if _has_nonfinite_weights(model.network):
+    networks = [model.network, model.direct_network]
+    if any(n is not None and _has_nonfinite_weights(n) for n in networks):
         raise SettingsError("refusing to save a model whose network weights contain NaN or inf")
+    if (model.direct_network is None) != (model.direct_config is None):
+        raise SettingsError("a direct network needs its `direct_config`, and the reverse")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
     calibration = model.uncertainty_calibration
@@ -103,10 +111,8 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
         "history": model.history,
         "provenance": model.provenance,
         "uncertainty_calibration": calibration and calibration.to_dict(),
+        "direct_config": model.direct_config and model.direct_config.model_dump(mode="json"),
     }
-    weights = io.BytesIO()
-    state = {k: v.detach().cpu() for k, v in model.network.state_dict().items()}
-    torch.save(state, weights)
     with (
         atomic_path(path) as temporary,
         zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive,
@@ -121,9 +127,17 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
                     )
                 meta["noise_model_file"] = _NOISE_DIR + written[0].name
                 archive.write(written[0], meta["noise_model_file"])
-        archive.writestr(WEIGHTS, weights.getvalue())
+        archive.writestr(WEIGHTS, _weights_bytes(model.network))
+        if model.direct_network is not None:
+            archive.writestr(DIRECT_WEIGHTS, _weights_bytes(model.direct_network))
         archive.writestr(META, json.dumps(meta, indent=1, allow_nan=False))
     return path
+
+
+def _weights_bytes(network: torch.nn.Module) -> bytes:
+    weights = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, weights)
+    return weights.getvalue()
 
 
 #: What reading a damaged bundle raises (besides a bad zip), reported as ModelFileError.
@@ -185,7 +199,8 @@ def load_model(
         raise ModelFileError(
             f"{str(path)!r} is a damaged napari-divnoising model: {reason}"
         ) from err
-    if _has_nonfinite_weights(model.network):
+    networks = [model.network, model.direct_network]
+    if any(n is not None and _has_nonfinite_weights(n) for n in networks):
         raise ModelFileError(f"{str(path)!r} holds NaN or infinite network weights")
     model.to(device)
     model.network.eval()
@@ -205,6 +220,7 @@ def _read_model(archive: zipfile.ZipFile, path: Path, device: torch.device) -> T
     noise_model = _read_noise_model(archive, meta, path)
     network = build_network(**network_config.network_kwargs())
     network.load_state_dict(state)
+    direct_config, direct_network = _read_direct_network(archive, meta, path, device)
     return TrainedModel(
         network=network,
         network_config=network_config,
@@ -216,7 +232,24 @@ def _read_model(archive: zipfile.ZipFile, path: Path, device: torch.device) -> T
         history=list(meta["history"]),
         provenance=dict(meta["provenance"]),
         uncertainty_calibration=_read_calibration(meta["uncertainty_calibration"]),
+        direct_network=direct_network,
+        direct_config=direct_config,
     )
+
+
+def _read_direct_network(
+    archive: zipfile.ZipFile, meta: dict[str, Any], path: Path, device: torch.device
+) -> tuple[DirectConfig | None, DirectNetwork | None]:
+    """Return the direct network's settings and network, or ``(None, None)`` without one."""
+    values = meta.get("direct_config")  # absent from files written before it existed
+    if values is None:
+        return None, None
+    config = read_direct_config(values, path)
+    check_network(archive, config, path, member=DIRECT_WEIGHTS)
+    state = load_weights(archive, path, device, member=DIRECT_WEIGHTS)
+    network = build_direct_network(depth=config.depth, n_filters=config.n_filters)
+    network.load_state_dict(state)
+    return config, network.eval()
 
 
 def _read_calibration(values: dict[str, Any] | None) -> UncertaintyCalibration | None:

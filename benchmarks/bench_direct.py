@@ -27,8 +27,8 @@ import numpy as np
 import tifffile
 import torch
 
+from napari_divnoising.core.model.config import DirectConfig
 from napari_divnoising.core.model.device import select_device
-from napari_divnoising.core.model.direct import DirectConfig
 from napari_divnoising.core.model_files.bundle import load_model
 from napari_divnoising.core.prediction.direct import direct_mmse
 from napari_divnoising.core.prediction.sampling import sample_posterior

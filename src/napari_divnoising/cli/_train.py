@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.model.config import MODEL_SUFFIX, TrainingConfig
+from ..core.model.config import MODEL_SUFFIX, DirectConfig, TrainingConfig
 from ._noise_model import add_axes_option, check_output_path, checked_axes
 from ._progress import CommandError, drive, user_errors
 from ._settings import add_setting, setting_flags, settings_from
@@ -67,8 +67,36 @@ def add_to(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help=f"model file ({MODEL_SUFFIX})")
     add_axes_option(parser)
-    parser.add_argument(
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument(
         "--continue-from", type=Path, metavar="MODEL", help="continue training this model"
+    )
+    start.add_argument(
+        "--direct-from",
+        type=Path,
+        metavar="MODEL",
+        help="train only a direct network for this trained model, on IMAGES, and save the "
+        "model with it to --out (MODEL is not changed)",
+    )
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="after the VAE, train a direct network: the MMSE in one pass "
+        "(`predict --direct`), for big data; samples and uncertainty still need the VAE",
+    )
+    parser.add_argument(
+        "--direct-minutes",
+        type=float,
+        default=DirectConfig().time_budget_minutes,
+        metavar="MINUTES",
+        help="training time of the direct network (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--direct-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop the direct network's training after N steps (default: the time alone)",
     )
     for name, flag in SETTING_FLAGS.items():
         add_setting(parser, TrainingConfig, name, flag, **SETTING_OPTIONS.get(name, {}))
@@ -97,12 +125,15 @@ def run(arguments: argparse.Namespace) -> None:
     from ..core.training.history import describe_history, training_warning
     from ..core.training.trainer import Trainer
 
+    if arguments.direct_from is not None:
+        return run_direct_from(arguments)
     if (
         arguments.noise_model is None
         and arguments.gaussian_sigma is None
         and not arguments.continue_from
     ):
         raise CommandError("give a --noise-model (recommended) or a --gaussian-sigma")
+    direct_config = checked_direct_config(arguments)
     with user_errors(setting_flags(arguments)):
         config = settings_from(arguments, TrainingConfig)
     axes = checked_axes(arguments)
@@ -127,6 +158,8 @@ def run(arguments: argparse.Namespace) -> None:
         # The planner accepted a folder that can be made: make it now, not after training.
         arguments.out.parent.mkdir(parents=True, exist_ok=True)
         model = train_with_report(trainer, quiet=arguments.quiet)
+        if direct_config is not None:
+            model = train_direct_with_report(model, images, direct_config, arguments)
         save_model(model, arguments.out)
     print(f"saved model to {arguments.out}: {describe_history(model.history)}")
     warning = training_warning(model.history)
@@ -146,3 +179,48 @@ def train_with_report(trainer, *, quiet: bool):
         said = "interrupted" if how is None else f"stopped by {how}"
         print(f"{said}: keeping the best model so far", file=sys.stderr)
         return trainer.best_model()
+
+
+def checked_direct_config(arguments: argparse.Namespace) -> DirectConfig | None:
+    """Return the direct network's settings when one is asked for, checked now."""
+    if not (arguments.direct or arguments.direct_from):
+        return None
+    with user_errors():
+        return DirectConfig(
+            time_budget_minutes=arguments.direct_minutes,
+            max_steps=arguments.direct_steps,
+            seed=arguments.seed,
+        )
+
+
+def run_direct_from(arguments: argparse.Namespace) -> None:
+    """``--direct-from MODEL``: train a direct network for a trained model; save both."""
+    from ..core.model_files.bundle import load_model, save_model
+
+    config = checked_direct_config(arguments)
+    axes = checked_axes(arguments)
+    inputs = [*arguments.images, arguments.direct_from]
+    check_output_path(
+        arguments.out, inputs=inputs, overwrite=arguments.overwrite, suffixes=(MODEL_SUFFIX,)
+    )
+    with user_errors():
+        model = load_model(arguments.direct_from)
+        images = [training_images(path, axes) for path in arguments.images]
+        arguments.out.parent.mkdir(parents=True, exist_ok=True)
+        model = train_direct_with_report(model, images, config, arguments)
+        save_model(model, arguments.out)
+    print(f"saved model with its direct network to {arguments.out}")
+
+
+def train_direct_with_report(model, images, config: DirectConfig, arguments: argparse.Namespace):
+    """Train the direct network with a progress bar; Ctrl-C keeps the best one so far."""
+    from ..core.training.direct import DirectTraining, with_direct_network
+
+    training = DirectTraining(model, images, config=config, device=arguments.device)
+    try:
+        drive(training.run(), quiet=arguments.quiet)
+    except KeyboardInterrupt as stop:
+        how = getattr(stop, "signal_name", None)
+        said = "interrupted" if how is None else f"stopped by {how}"
+        print(f"{said}: keeping the best direct network so far", file=sys.stderr)
+    return with_direct_network(model, training)

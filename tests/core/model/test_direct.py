@@ -6,7 +6,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from napari_divnoising.core.model.direct import DirectConfig, build_direct_network
+from napari_divnoising.core.model.config import DirectConfig
+from napari_divnoising.core.model.direct import build_direct_network
 
 
 @pytest.mark.parametrize(("depth", "side"), [(1, 6), (2, 12), (3, 40)])

@@ -18,7 +18,8 @@ from napari_divnoising.core.prediction.sampling import iter_sample_posterior
 
 def test_the_sampling_function_has_the_settings_defaults():
     parameters = inspect.signature(iter_sample_posterior).parameters
-    fields = set(SamplingConfig.model_fields) - {"version"}
+    # `direct` is not a sampling setting: iter_predict_direct asks for it
+    fields = set(SamplingConfig.model_fields) - {"version", "direct"}
     assert fields <= set(parameters)
     for name in fields:
         assert parameters[name].default == SamplingConfig.model_fields[name].default, name
@@ -51,3 +52,17 @@ def test_smallest_tile_and_none_for_derived_values_are_allowed():
 def test_settings_are_frozen():
     with pytest.raises(ValidationError):
         SamplingConfig().n_samples = 3  # type: ignore[misc]
+
+
+def test_direct_turns_off_what_only_the_sampler_gives():
+    settings = sampling_config(direct=True)
+    assert not (settings.uncertainty or settings.restore_detail or settings.tta)
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [{"uncertainty": True}, {"map_estimate": True}, {"interval": 0.9}, {"keep_samples": 2}],
+)
+def test_direct_with_a_result_of_the_sampler_is_one_line_naming_it(asked):
+    with pytest.raises(SettingsError, match=f"`{next(iter(asked))}` need the posterior sampler"):
+        sampling_config(direct=True, **asked)

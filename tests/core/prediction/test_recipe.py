@@ -26,7 +26,7 @@ def test_without_a_target_it_is_the_in_memory_prediction(stack):
     model = _tiny_model()
     result = predict(stack, model, SETTINGS, device="cpu")
     expected = sample_posterior(
-        stack, model, device="cpu", **SETTINGS.model_dump(exclude={"version"})
+        stack, model, device="cpu", **SETTINGS.model_dump(exclude={"version", "direct"})
     )
     assert isinstance(result, Prediction) and result.settings == SETTINGS
     np.testing.assert_array_equal(result.mmse, expected.mmse)

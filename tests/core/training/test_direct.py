@@ -8,7 +8,8 @@ import torch
 
 from napari_divnoising.core.errors import SettingsError
 from napari_divnoising.core.events import Progress
-from napari_divnoising.core.model.direct import DirectConfig, DirectNetwork
+from napari_divnoising.core.model.config import DirectConfig
+from napari_divnoising.core.model.direct import DirectNetwork
 from napari_divnoising.core.prediction.direct import direct_mmse
 from napari_divnoising.core.prediction.sampling import sample_posterior
 from napari_divnoising.core.training.direct import DirectTraining, iter_train_direct

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "CONFIG_VERSION",
     "MODEL_SUFFIX",
+    "DirectConfig",
     "NetworkConfig",
     "TrainingConfig",
     "default_network_config",
@@ -234,3 +235,38 @@ def default_network_config(training: TrainingConfig) -> NetworkConfig:
     if training.uses_budget_defaults:
         return NetworkConfig(**BUDGET_NETWORK_DEFAULTS)
     return NetworkConfig()
+
+
+class DirectConfig(BaseModel):
+    """How the direct network is built and trained from a trained DivNoising model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    depth: int = Field(
+        3, ge=1, le=5, description="U-Net levels (image sides: multiples of 2**depth)"
+    )
+    n_filters: int = Field(32, ge=4, le=256, description="Filters of the first level")
+    time_budget_minutes: float = Field(
+        5.0, gt=0, le=24 * 60, description="Training time of the direct network, in minutes"
+    )
+    max_steps: int = Field(
+        0, ge=0, description="Stop after this many steps (0: only the time budget stops it)"
+    )
+    batch_size: int = Field(16, ge=1, le=1024, description="Patches per step")
+    patch_size: int = Field(64, ge=16, le=1024, description="Side of the training patches")
+    samples_per_target: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Posterior samples averaged into each patch's target (the regression's "
+        "optimum is their mean either way; more samples, less noisy targets)",
+    )
+    learning_rate: float = Field(1e-3, gt=0, le=1, description="Adam's initial learning rate")
+    validation_patches: int = Field(
+        32, ge=1, le=4096, description="Held-out patches that pick the best weights"
+    )
+    validation_samples: int = Field(
+        32, ge=2, le=1000, description="Posterior samples of the validation patches' MMSE"
+    )
+    seed: int | None = Field(None, ge=0, description="Seed of weights and patches (None: random)")

@@ -15,48 +15,10 @@ evaluation behave the same.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-__all__ = ["DirectConfig", "DirectNetwork", "build_direct_network"]
-
-
-class DirectConfig(BaseModel):
-    """How the direct network is built and trained from a trained DivNoising model."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: Literal[1] = 1
-    depth: int = Field(
-        3, ge=1, le=5, description="U-Net levels (image sides: multiples of 2**depth)"
-    )
-    n_filters: int = Field(32, ge=4, le=256, description="Filters of the first level")
-    time_budget_minutes: float = Field(
-        5.0, gt=0, le=24 * 60, description="Training time of the direct network, in minutes"
-    )
-    max_steps: int = Field(
-        0, ge=0, description="Stop after this many steps (0: only the time budget stops it)"
-    )
-    batch_size: int = Field(16, ge=1, le=1024, description="Patches per step")
-    patch_size: int = Field(64, ge=16, le=1024, description="Side of the training patches")
-    samples_per_target: int = Field(
-        1,
-        ge=1,
-        le=64,
-        description="Posterior samples averaged into each patch's target (the regression's "
-        "optimum is their mean either way; more samples, less noisy targets)",
-    )
-    learning_rate: float = Field(1e-3, gt=0, le=1, description="Adam's initial learning rate")
-    validation_patches: int = Field(
-        32, ge=1, le=4096, description="Held-out patches that pick the best weights"
-    )
-    validation_samples: int = Field(
-        32, ge=2, le=1000, description="Posterior samples of the validation patches' MMSE"
-    )
-    seed: int | None = Field(None, ge=0, description="Seed of weights and patches (None: random)")
+__all__ = ["DirectNetwork", "build_direct_network"]
 
 
 def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:

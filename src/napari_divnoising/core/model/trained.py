@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from ..errors import SettingsError
-from .config import NetworkConfig, TrainingConfig
-from .direct import DirectConfig, DirectNetwork
+from .config import DirectConfig, NetworkConfig, TrainingConfig
+from .direct import DirectNetwork
 from .likelihood import GaussianLikelihood, Likelihood, check_likelihood_choice
 from .network import DivNoisingVAE
 

@@ -31,8 +31,8 @@ from ..limits import (
     read_member,
     size_text,
 )
-from ..model.config import NetworkConfig, TrainingConfig
-from ..model.direct import DirectConfig, DirectNetwork
+from ..model.config import DirectConfig, NetworkConfig, TrainingConfig
+from ..model.direct import DirectNetwork
 from ..model.network import DivNoisingVAE
 
 __all__ = [

@@ -33,9 +33,9 @@ import torch
 from ..errors import ModelFileError, SettingsError
 from ..io import atomic_path
 from ..limits import MAX_NOISE_MODEL_BYTES, check_member
-from ..model.config import MODEL_SUFFIX
+from ..model.config import MODEL_SUFFIX, DirectConfig
 from ..model.device import select_device
-from ..model.direct import DirectConfig, DirectNetwork, build_direct_network
+from ..model.direct import DirectNetwork, build_direct_network
 from ..model.network import build_network
 from ..model.trained import TrainedModel
 from ..model.uncertainty_calibration import UncertaintyCalibration

@@ -24,7 +24,7 @@ from ..errors import InputError, RunFailedError
 from ..events import Progress, run_generator
 from ..optional import import_bigdata
 from ..stacks import open_source
-from .planes import PlaneSampler
+from .planes import plane_predictor
 from .posterior import SampleCount
 from .runtime import resolve_device
 
@@ -263,5 +263,5 @@ def _sampler(
         # keeps the cores it was given busy without oversubscribing them.
         get_worker()  # raises outside a worker: this is a task function
         torch.set_num_threads(1)
-        _SAMPLERS[key] = PlaneSampler(model, settings, shape, device=resolve_device(device))
+        _SAMPLERS[key] = plane_predictor(model, settings, shape, device=resolve_device(device))
     return _SAMPLERS[key]

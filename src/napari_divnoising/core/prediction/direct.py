@@ -7,16 +7,29 @@ rotations and flips are averaged, at eight passes' cost.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from ..errors import SettingsError
+from ..events import Progress
 from ..model.direct import DirectNetwork
 from .dihedral import augment, augmentations, unaugment
+from .results import check_finite_results
+from .runtime import resolve_device
 from .tiling import TileBlend, extract_tile, make_tile_grid
 
-__all__ = ["direct_mmse", "receptive_radius"]
+if TYPE_CHECKING:
+    from ..model.trained import TrainedModel
+    from .config import SamplingConfig
+    from .posterior import SampleCount
+
+__all__ = ["DirectPlanes", "direct_mmse", "receptive_radius"]
+
+_STAGE = "direct MMSE"
 
 #: Tile side of the direct network: 3 levels of 32 filters hold ~100 MiB of activations.
 DIRECT_TILE_SIZE = 512
@@ -87,3 +100,59 @@ def direct_mmse(
         blend.finish()
         total += unaugment(blend.mean, turns, flip)
     return total / len(views)
+
+
+class DirectPlanes:
+    """The direct MMSE of planes of one shape, as :class:`.planes.PlaneSampler` samples them.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        A trained model with a direct network.
+    settings : SamplingConfig
+        With ``direct``; `tta` and `tile_size` apply.
+    plane_shape : tuple of int
+        ``(Y, X)`` of every plane it will see (unused: tiles adapt to each plane).
+    device : torch.device or str or None
+        Where to compute (None: a GPU if there is one, else the CPU).
+    """
+
+    #: One pass per plane: the unit that progress counts.
+    samples_per_plane = 1
+
+    def __init__(
+        self,
+        model: TrainedModel,
+        settings: SamplingConfig,
+        plane_shape: tuple[int, int],
+        *,
+        device: torch.device | str | None,
+    ) -> None:
+        if model.direct_network is None:
+            raise SettingsError(
+                "this model has no direct network: train one with `divnoising train IMAGES "
+                "--direct-from MODEL --out NEW_MODEL` (or the Training dock's direct network "
+                "switch), or sample the posterior (without `direct`)"
+            )
+        self.settings = settings
+        self.network = model.direct_network.to(resolve_device(device)).eval()
+        self.normalisation = (float(model.data_mean), float(model.data_std))
+
+    def iter_plane(
+        self, plane: np.ndarray, index: int, count: SampleCount
+    ) -> Generator[Progress, None, dict[str, np.ndarray]]:
+        """Compute the direct MMSE of plane number `index`; yield progress, return it."""
+        mean, std = self.normalisation
+        result = direct_mmse(
+            plane,
+            self.network,
+            data_mean=mean,
+            data_std=std,
+            tta=self.settings.tta,
+            tile_size=self.settings.tile_size or DIRECT_TILE_SIZE,
+        )
+        results = {"direct_mmse": result}
+        check_finite_results(results, plane, index, self.normalisation)
+        count.done += 1
+        yield Progress(_STAGE, count.done, count.total)
+        return results

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..errors import InputError, RunFailedError
+from ..errors import InputError
 from ..events import Progress
 from ..model.likelihood import GaussianLikelihood
 from ..uncertainty.intervals import gaussian_interval
@@ -29,8 +29,9 @@ from .dihedral import (
     unaugment,
     view_shapes,
 )
+from .direct import DirectPlanes
 from .posterior import SampleCount, sample_plane
-from .results import Prediction, result_names
+from .results import Prediction, check_finite_results, result_names
 from .runtime import plan_views, resolve_device, tile_context
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ..stacks import Stack
     from .config import SamplingConfig
 
-__all__ = ["PlaneSampler", "iter_sample_stack_plane", "spread_scale"]
+__all__ = ["PlaneSampler", "iter_sample_stack_plane", "plane_predictor", "spread_scale"]
 
 
 def spread_scale(model: TrainedModel, settings: SamplingConfig) -> float:
@@ -47,6 +48,22 @@ def spread_scale(model: TrainedModel, settings: SamplingConfig) -> float:
     if calibration is None or not settings.calibrate_uncertainty:
         return 1.0
     return float(calibration.scale)
+
+
+def plane_predictor(
+    model: TrainedModel,
+    settings: SamplingConfig,
+    plane_shape: tuple[int, int],
+    *,
+    device: torch.device | str | None,
+) -> PlaneSampler | DirectPlanes:
+    """Return what computes the results of planes of one shape.
+
+    The posterior sampler, or the direct network when `settings` ask for it; both have
+    ``iter_plane`` and ``samples_per_plane``.
+    """
+    kind = DirectPlanes if settings.direct else PlaneSampler
+    return kind(model, settings, plane_shape, device=device)
 
 
 class PlaneSampler:
@@ -155,23 +172,8 @@ class PlaneSampler:
         chosen = {
             name: results[name].astype(np.float32, copy=False) for name in result_names(settings)
         }
-        _check_finite(chosen, plane, index, self.normalisation)
+        check_finite_results(chosen, plane, index, self.normalisation)
         return chosen
-
-
-def _check_finite(
-    results: dict[str, np.ndarray], plane: np.ndarray, index: int, normalisation: tuple
-) -> None:
-    """Raise unless every result is finite: a NaN result is never written as a success."""
-    bad = [name for name, result in results.items() if not np.isfinite(result).all()]
-    if bad:
-        raise RunFailedError(
-            f"the {', '.join(bad)} of plane {index} came out NaN or infinite; nothing of it "
-            f"was written. Its intensities ({float(plane.min()):.4g} to "
-            f"{float(plane.max()):.4g}) may be far from the training data's (mean "
-            f"{normalisation[0]:.4g}, std {normalisation[1]:.4g}): use a model trained on "
-            "data like this"
-        )
 
 
 def iter_sample_stack_plane(
@@ -214,6 +216,6 @@ def iter_sample_stack_plane(
         raise InputError(f"plane {index} is not in {stack.name} ({stack.n_planes} planes)")
     name = f"plane {index} of {stack.name}"
     plane = as_image_stack(stack.read_plane(index), name=name, min_size=model.size_multiple)[0]
-    sampler = PlaneSampler(model, settings, plane.shape, device=device)
+    sampler = plane_predictor(model, settings, plane.shape, device=device)
     results = yield from sampler.iter_plane(plane, index, SampleCount(sampler.samples_per_plane))
     return Prediction(**results, settings=settings)

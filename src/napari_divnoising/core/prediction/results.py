@@ -7,19 +7,29 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import RunFailedError
 from .config import SamplingConfig
 
-__all__ = ["RESULT_NAMES", "Prediction", "StackPrediction", "result_names"]
+__all__ = [
+    "RESULT_NAMES",
+    "Prediction",
+    "StackPrediction",
+    "check_finite_results",
+    "result_names",
+]
 
 #: Every result a prediction can return, in the order they are listed and written.
-RESULT_NAMES = ("mmse", "restored", "map", "uncertainty", "lower", "upper", "samples")
+RESULT_NAMES = (
+    "mmse", "direct_mmse", "restored", "map", "uncertainty", "lower", "upper", "samples",
+)  # fmt: skip
 
 
 def result_names(settings: SamplingConfig) -> list[str]:
     """Return the results that `settings` ask for, in :data:`RESULT_NAMES` order."""
     bounds = settings.interval is not None
     wanted = {
-        "mmse": True,
+        "mmse": not settings.direct,
+        "direct_mmse": settings.direct,
         "restored": settings.restore_detail,
         "map": settings.map_estimate,
         "uncertainty": settings.uncertainty,
@@ -36,8 +46,11 @@ class Prediction:
 
     Attributes
     ----------
-    mmse : ndarray
-        Mean of the samples (the MMSE estimate), same shape as the input.
+    mmse : ndarray or None
+        Mean of the samples (the MMSE estimate), same shape as the input; None when the
+        direct network gave the MMSE (``settings.direct``).
+    direct_mmse : ndarray or None
+        The direct network's MMSE (one pass, no sampling), with ``settings.direct``.
     restored : ndarray or None
         The MMSE with the detail that its residual shows restored, if asked for.
     map : ndarray or None
@@ -54,7 +67,8 @@ class Prediction:
         The settings the samples were drawn with.
     """
 
-    mmse: np.ndarray
+    mmse: np.ndarray | None = None
+    direct_mmse: np.ndarray | None = None
     restored: np.ndarray | None = None
     map: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
@@ -84,3 +98,18 @@ class StackPrediction:
     record: Path
     n_planes: int
     computed: int
+
+
+def check_finite_results(
+    results: dict[str, np.ndarray], plane: np.ndarray, index: int, normalisation: tuple
+) -> None:
+    """Raise unless every result is finite: a NaN result is never written as a success."""
+    bad = [name for name, result in results.items() if not np.isfinite(result).all()]
+    if bad:
+        raise RunFailedError(
+            f"the {', '.join(bad)} of plane {index} came out NaN or infinite; nothing of it "
+            f"was written. Its intensities ({float(plane.min()):.4g} to "
+            f"{float(plane.max()):.4g}) may be far from the training data's (mean "
+            f"{normalisation[0]:.4g}, std {normalisation[1]:.4g}): use a model trained on "
+            "data like this"
+        )

@@ -31,7 +31,8 @@ from ..events import Progress, blocking
 from ..model_files.resolve import as_trained_model
 from ..validation import as_image, as_image_stack
 from .config import SamplingConfig, sampling_config
-from .planes import PlaneSampler
+from .direct import DirectPlanes
+from .planes import PlaneSampler, plane_predictor
 from .posterior import SampleCount
 from .results import Prediction
 from .runtime import decode_precision, resolve_device
@@ -41,8 +42,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "decode_precision",
+    "iter_predict_direct",
     "iter_sample_image",
     "iter_sample_posterior",
+    "predict_direct",
     "sample_posterior",
 ]
 
@@ -152,15 +155,56 @@ def iter_sample_image(
         model.noise_model.check_signal_range(planes)
     torch_device = resolve_device(device)
     # Planning the tiles now names a tile overlap that does not fit before any work.
-    sampler = PlaneSampler(model, settings, planes.shape[1:], device=torch_device)
+    sampler = plane_predictor(model, settings, planes.shape[1:], device=torch_device)
     return _run(planes, shape, sampler)
 
 
 sample_posterior = blocking(iter_sample_posterior)
 
 
+def iter_predict_direct(
+    image: np.ndarray,
+    model: TrainedModel | str | os.PathLike[str],
+    *,
+    tta: bool = False,
+    tile_size: int | None = None,
+    device: torch.device | str | None = None,
+) -> Generator[Progress, None, Prediction]:
+    """Give the direct network's MMSE of every plane: one pass each, no sampling.
+
+    Parameters
+    ----------
+    image : array_like
+        A 2D image ``(Y, X)`` or a stack ``(..., Y, X)`` of planes, raw intensities.
+    model : TrainedModel or path-like
+        A trained model with a direct network, or its file.
+    tta : bool
+        Average the 8 rotations and flips (8 passes).
+    tile_size : int, optional
+        Largest tile side; lower it if memory runs out.
+    device : torch.device or str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"``; default: a GPU if there is one, else the CPU.
+
+    Returns
+    -------
+    Generator
+        Yields :class:`~napari_divnoising.core.events.Progress` (one step per plane) and
+        returns a :class:`Prediction` whose ``direct_mmse`` is set.
+
+    Raises
+    ------
+    SettingsError
+        If the model has no direct network, or a setting is out of range.
+    """
+    settings = sampling_config(direct=True, tta=tta, tile_size=tile_size)
+    return iter_sample_image(image, model, settings, device=device)
+
+
+predict_direct = blocking(iter_predict_direct)
+
+
 def _run(
-    planes: np.ndarray, shape: tuple[int, ...], sampler: PlaneSampler
+    planes: np.ndarray, shape: tuple[int, ...], sampler: PlaneSampler | DirectPlanes
 ) -> Generator[Progress, None, Prediction]:
     settings = sampler.settings
     count = SampleCount(len(planes) * sampler.samples_per_plane)

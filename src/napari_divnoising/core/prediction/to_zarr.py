@@ -24,7 +24,7 @@ from ..stacks import Stack, open_stack, stack_from_array
 from .chunked import create_output, plan_output, run_identity
 from .cluster import connect, iter_on_cluster, scheduler_arguments
 from .config import sampling_config
-from .planes import PlaneSampler
+from .planes import plane_predictor
 from .posterior import SampleCount
 from .results import StackPrediction
 
@@ -280,7 +280,7 @@ def iter_in_process(
     device: Any,
 ) -> Generator[Progress, None, int]:
     """Compute the planes `todo` in this process; yield progress; return how many."""
-    sampler = PlaneSampler(model, settings, stack.plane_shape, device=device)
+    sampler = plane_predictor(model, settings, stack.plane_shape, device=device)
     count = SampleCount(len(todo) * sampler.samples_per_plane)
     for index in todo:
         results = yield from sampler.iter_plane(stack.read_plane(index), index, count)

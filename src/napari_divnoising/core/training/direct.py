@@ -10,6 +10,7 @@ returns its result; closing it (Stop) keeps the best network so far.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Generator, Sequence
@@ -21,15 +22,16 @@ import torch
 from ..decay import cosine_decay
 from ..errors import SettingsError
 from ..events import Progress, budget_status
-from ..model.config import TrainingConfig
+from ..model.config import DirectConfig, TrainingConfig
 from ..model.device import bf16_is_fast, select_device
-from ..model.direct import DirectConfig, DirectNetwork, build_direct_network
+from ..model.direct import DirectNetwork, build_direct_network
+from ..validation import as_images
 from .patches import PatchSampler, prepare_training_data
 
 if TYPE_CHECKING:
     from ..model.trained import TrainedModel
 
-__all__ = ["DirectTraining", "iter_train_direct"]
+__all__ = ["DirectTraining", "iter_train_direct", "with_direct_network"]
 
 STAGE = "training the direct network"
 #: Steps between two validations (each costs about one step's time).
@@ -70,7 +72,7 @@ class DirectTraining:
                 f"(got {cfg.patch_size})"
             )
         self.data = prepare_training_data(
-            images,
+            as_images(images),
             config=TrainingConfig(
                 patch_size=cfg.patch_size,
                 batch_size=cfg.batch_size,
@@ -205,3 +207,27 @@ def iter_train_direct(
     """
     training = DirectTraining(model, images, config=config, device=device)
     return (yield from training.run())
+
+
+def with_direct_network(model: TrainedModel, training: DirectTraining) -> TrainedModel:
+    """Return `model` with the best direct network of `training` (the model is not changed).
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The DivNoising model the direct network was trained from.
+    training : DirectTraining
+        The training, finished or stopped.
+
+    Returns
+    -------
+    TrainedModel
+        A new model object sharing `model`'s VAE and noise model, with the direct network.
+    """
+    if training.n_steps == 0:
+        raise SettingsError(
+            "the direct network was stopped before its first step: nothing to keep"
+        )
+    return dataclasses.replace(
+        model, direct_network=training.best_network(), direct_config=training.config
+    )

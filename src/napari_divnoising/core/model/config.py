@@ -246,7 +246,7 @@ class DirectConfig(BaseModel):
     depth: int = Field(
         3, ge=1, le=5, description="U-Net levels (image sides: multiples of 2**depth)"
     )
-    n_filters: int = Field(32, ge=4, le=256, description="Filters of the first level")
+    n_filters: int = Field(16, ge=4, le=256, description="Filters of the first level")
     time_budget_minutes: float = Field(
         5.0, gt=0, le=24 * 60, description="Training time of the direct network, in minutes"
     )

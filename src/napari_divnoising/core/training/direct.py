@@ -89,7 +89,7 @@ class DirectTraining:
         self.network = build_direct_network(
             seed=self.seed, depth=cfg.depth, n_filters=cfg.n_filters
         )
-        self.network.to(self.device)
+        self.network.to(self.device, memory_format=torch.channels_last)
         self.best_state = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
         self.best_loss = math.inf
         self.n_steps = 0
@@ -171,7 +171,8 @@ class DirectTraining:
 
     # -- helpers ---------------------------------------------------------------------------
     def _normalised(self, raw: np.ndarray) -> torch.Tensor:
-        return self.model.normalize(torch.from_numpy(raw).to(self.device))
+        x = self.model.normalize(torch.from_numpy(raw).to(self.device))
+        return x.contiguous(memory_format=torch.channels_last)
 
     def _fraction(self, budget_s: float) -> float:
         by_time = self.train_seconds / budget_s

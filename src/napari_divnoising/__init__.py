@@ -35,6 +35,9 @@ _LAZY = {
     "train": "core.training.trainer",
     "Trainer": "core.training.trainer",
     "sample_posterior": "core.prediction.sampling",
+    "predict_direct": "core.prediction.sampling",
+    "train_direct": "core.training.direct",
+    "DirectConfig": "core.model.config",
     "load_model": "core.model_files",
     "save_model": "core.model_files",
     "psnr": "core.quality.metrics",
@@ -45,6 +48,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "DirectConfig",
     "DivNoising",
     "GaussianMixtureNoiseModel",
     "HistogramNoiseModel",
@@ -63,6 +67,7 @@ __all__ = [
     "make_noise_model",
     "make_sample_data",
     "nrmse",
+    "predict_direct",
     "psnr",
     "quality_control",
     "quality_scores",
@@ -71,6 +76,7 @@ __all__ = [
     "save_model",
     "structural_similarity",
     "train",
+    "train_direct",
 ]
 
 

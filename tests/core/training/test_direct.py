@@ -12,7 +12,11 @@ from napari_divnoising.core.model.config import DirectConfig
 from napari_divnoising.core.model.direct import DirectNetwork
 from napari_divnoising.core.prediction.direct import direct_mmse
 from napari_divnoising.core.prediction.sampling import sample_posterior
-from napari_divnoising.core.training.direct import DirectTraining, iter_train_direct
+from napari_divnoising.core.training.direct import (
+    DirectTraining,
+    iter_train_direct,
+    train_direct,
+)
 
 from ..prediction.test_sampling import DATA_MEAN, _tiny_model
 
@@ -38,8 +42,11 @@ def run(generator):
 def test_the_direct_network_moves_towards_the_sampled_mmse(images):
     model = _tiny_model()
     config = DirectConfig(max_steps=150, samples_per_target=2, **TINY)
-    network, events = run(iter_train_direct(model, images, config=config, device="cpu"))
+    trained, events = run(iter_train_direct(model, images, config=config, device="cpu"))
+    network = trained.direct_network
     assert isinstance(network, DirectNetwork) and not network.training
+    assert trained.direct_config == config and model.direct_network is None
+    assert trained.network is model.network
     assert all(isinstance(event, Progress) for event in events)
     image = images[0]
     sampled = sample_posterior(image, model, n_samples=400, uncertainty=False, device="cpu").mmse
@@ -72,11 +79,9 @@ def test_a_patch_size_the_networks_cannot_take_is_refused(images):
 
 
 def test_tiled_and_whole_planes_agree(images):
-    network = run(
-        iter_train_direct(
-            _tiny_model(), images, config=DirectConfig(max_steps=20, **TINY), device="cpu"
-        )
-    )[0]
+    network = train_direct(
+        _tiny_model(), images, config=DirectConfig(max_steps=20, **TINY), device="cpu"
+    ).direct_network
     image = np.pad(images[0], ((0, 37), (0, 21)), mode="reflect")  # sides no multiple of 4
     normalisation = {"data_mean": DATA_MEAN, "data_std": 20.0}
     whole = direct_mmse(image, network, tile_size=256, **normalisation)
@@ -90,10 +95,8 @@ def test_tiled_and_whole_planes_agree(images):
 def test_a_model_with_its_direct_network_saves_and_loads_whole(images, tmp_path):
     from napari_divnoising.core.model_files.bundle import load_model, save_model
 
-    model = _tiny_model()
     config = DirectConfig(max_steps=5, **TINY)
-    model.direct_network = run(iter_train_direct(model, images, config=config, device="cpu"))[0]
-    model.direct_config = config
+    model = train_direct(_tiny_model(), images, config=config, device="cpu")
     loaded = load_model(save_model(model, tmp_path / "m.divnoising"))
     assert loaded.direct_config == config
     for name, value in model.direct_network.state_dict().items():

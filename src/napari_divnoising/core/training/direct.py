@@ -21,7 +21,7 @@ import torch
 
 from ..decay import cosine_decay
 from ..errors import SettingsError
-from ..events import Progress, budget_status
+from ..events import Progress, blocking, budget_status
 from ..model.config import DirectConfig, TrainingConfig
 from ..model.device import bf16_is_fast, select_device
 from ..model.direct import DirectNetwork, build_direct_network
@@ -31,7 +31,7 @@ from .patches import PatchSampler, prepare_training_data
 if TYPE_CHECKING:
     from ..model.trained import TrainedModel
 
-__all__ = ["DirectTraining", "iter_train_direct", "with_direct_network"]
+__all__ = ["DirectTraining", "iter_train_direct", "train_direct", "with_direct_network"]
 
 STAGE = "training the direct network"
 #: Steps between two validations (each costs about one step's time).
@@ -198,16 +198,32 @@ def iter_train_direct(
     *,
     config: DirectConfig | None = None,
     device: str = "auto",
-) -> Generator[Progress, None, DirectNetwork]:
-    """Train a direct network from `model`'s posterior on `images` (see :class:`DirectTraining`).
+) -> Generator[Progress, None, TrainedModel]:
+    """Train a direct network from `model`'s posterior on `images`; yield progress.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The trained DivNoising model (not changed).
+    images : ndarray or sequence of ndarray
+        Noisy images like those it was trained on (raw units).
+    config : DirectConfig, optional
+        The direct network's size and training (5 minutes by default).
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"cuda:N"``.
 
     Returns
     -------
-    DirectNetwork
-        The network with the best validation loss, in eval mode.
+    TrainedModel
+        `model` with the best direct network (a new model object sharing its VAE); save it
+        with ``save_model`` and predict with ``predict_direct``.
     """
     training = DirectTraining(model, images, config=config, device=device)
-    return (yield from training.run())
+    yield from training.run()
+    return with_direct_network(model, training)
+
+
+train_direct = blocking(iter_train_direct)
 
 
 def with_direct_network(model: TrainedModel, training: DirectTraining) -> TrainedModel:

@@ -140,3 +140,25 @@ def test_a_tile_too_small_is_a_notification(widget, notifications):
     widget.runner.run_button.click()
     assert not widget.runner.running
     assert any("tile_size" in str(n.message) for n in notifications)
+
+
+def test_direct_mmse_becomes_one_layer_of_its_own(widget, viewer, qtbot, sample, tiny_model):
+    from napari_divnoising.core.model.config import DirectConfig
+    from napari_divnoising.core.training.direct import train_direct
+
+    config = DirectConfig(depth=2, n_filters=4, patch_size=32, batch_size=4, max_steps=3, seed=0)
+    with_direct = train_direct(tiny_model, sample.noisy, config=config, device="cpu")
+    widget.store.set_model(with_direct, label="tiny, direct")
+    widget.direct.value = True
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    made = [layer.name for layer in viewer.layers if layer.name.startswith("noisy_")]
+    assert made == ["noisy_direct_mmse"]
+    assert viewer.layers["noisy_direct_mmse"].data.shape == (4, 64, 64)
+
+
+def test_direct_mmse_without_a_direct_network_says_how_to_train_one(widget, qtbot, notifications):
+    widget.direct.value = True
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    assert any("--direct-from" in str(n.message) for n in notifications)

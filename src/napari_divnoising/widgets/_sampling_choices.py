@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from napari_divnoising.core.errors import InputError
+from napari_divnoising.core.prediction.config import SamplingConfig, sampling_config
 
-__all__ = ["FOLDER_TIP", "INTERVALS", "SCOPES", "SCOPE_TIP", "export_tiffs", "output_name"]
+__all__ = [
+    "FOLDER_TIP",
+    "INTERVALS",
+    "SCOPES",
+    "SCOPE_TIP",
+    "export_tiffs",
+    "form_settings",
+    "output_name",
+]
 
 #: Interval choices of the form: (label, probability).
 INTERVALS = [("none", None), ("50%", 0.5), ("80%", 0.8), ("90%", 0.9), ("95%", 0.95)]
@@ -21,6 +31,28 @@ SCOPE_TIP = (
     "(kept samples are not written)"
 )
 FOLDER_TIP = "where 'whole stack → OME-Zarr' writes <layer>_mmse.ome.zarr and the others"
+
+
+def form_settings(form: Any) -> SamplingConfig:
+    """Return the settings of the Sampling dock's `form` (SettingsError if one is out of range).
+
+    With *direct MMSE* ticked, only what the direct network uses counts (tile size); the
+    sampler's results are not asked for, so the fastest path runs.
+    """
+    if form.direct.value:
+        return sampling_config(direct=True, tile_size=form.tile_size.value or None)
+    return sampling_config(
+        n_samples=form.n_samples.value,
+        keep_samples=min(form.keep_samples.value, form.n_samples.value),
+        map_estimate=form.map.value,
+        uncertainty=form.uncertainty.value,
+        calibrate_uncertainty=form.calibrate.value,
+        interval=form.interval.value,
+        restore_detail=form.restore_detail.value,
+        tta=form.tta.value,
+        tile_size=form.tile_size.value or None,
+        seed=form.seed.value,
+    )
 
 
 def output_name(source: str, output: str, interval: float | None) -> str:

@@ -12,7 +12,7 @@ from qtpy.QtWidgets import QLabel
 
 from napari_divnoising.core.errors import InputError
 from napari_divnoising.core.outputs import check_output_name, output_name_from
-from napari_divnoising.core.prediction.config import SamplingConfig, sampling_config
+from napari_divnoising.core.prediction.config import SamplingConfig
 from napari_divnoising.core.prediction.results import RESULT_NAMES
 from napari_divnoising.core.settings import field_spec
 
@@ -85,6 +85,7 @@ class SamplingWidget(DockWidget):
                     self.output_prefix,
                     self.scope,
                     self.zarr_folder,
+                    self.direct,
                     self.n_samples,
                     self.mmse,
                     self.restore_detail,
@@ -168,21 +169,11 @@ class SamplingWidget(DockWidget):
         self.tta = field("tta", "test-time augmentation (samples over 8 flips/rotations)")
         self.tile_size = field("tile_size", "tile size", unset_as=0, step=32)
         self.seed = field("seed", "seed")
+        self.direct = field("direct", "direct MMSE (one pass; a model with a direct network)")
 
     def sampling_config(self) -> SamplingConfig:
         """Return the settings of the form (raise SettingsError if one is out of range)."""
-        return sampling_config(
-            n_samples=self.n_samples.value,
-            keep_samples=min(self.keep_samples.value, self.n_samples.value),
-            map_estimate=self.map.value,
-            uncertainty=self.uncertainty.value,
-            calibrate_uncertainty=self.calibrate.value,
-            interval=self.interval.value,
-            restore_detail=self.restore_detail.value,
-            tta=self.tta.value,
-            tile_size=self.tile_size.value or None,
-            seed=self.seed.value,
-        )
+        return choices.form_settings(self)
 
     def _show_model(self, *_: Any) -> None:
         self.model_label.setText(

@@ -191,3 +191,14 @@ def test_a_suited_torch_build_adds_no_note(viewer, monkeypatch):
     widget = TrainingWidget(viewer)
     assert widget.torch_note.isHidden()
     assert widget.torch_note.toolTip() == "PyTorch 2.14.1, CPU build"
+
+
+def test_training_then_a_direct_network_offers_a_model_with_both(widget, qtbot):
+    widget.form.direct.value = True
+    widget.form.direct_minutes.value = 0.1
+    widget.runner.run_button.click()
+    wait_for(qtbot, widget.runner)
+    model = widget.store.model
+    assert model is not None and len(model.history) == 2
+    assert model.direct_network is not None
+    assert model.direct_config.time_budget_minutes == 0.1

@@ -29,6 +29,7 @@ from ._zoo_export import ZooExport
 if TYPE_CHECKING:
     import napari
 
+    from napari_divnoising.core.training.direct import TrainingWithDirect
     from napari_divnoising.core.training.trainer import Trainer
 
 __all__ = ["TrainingWidget"]
@@ -89,6 +90,7 @@ class TrainingWidget(DockWidget):
         self.body.addWidget(sharing)
         self.body.addStretch(1)
         self.trainer: Trainer | None = None
+        self.job: Trainer | TrainingWithDirect | None = None
         self.listen(self.store.noise_model_changed, self._show_noise_model)
         self.listen(self.store.model_changed, self._show_model)
         self.runner.job_finished.connect(self._set_idle)
@@ -135,6 +137,7 @@ class TrainingWidget(DockWidget):
         return {"noise_model": load_noise_model(self.form.noise_model_file.value)}
 
     def _start(self, *, initial_model: Any) -> None:
+        from napari_divnoising.core.training.direct import TrainingWithDirect
         from napari_divnoising.core.training.trainer import Trainer
 
         images = self.form.images()
@@ -151,8 +154,12 @@ class TrainingWidget(DockWidget):
         self.loss_plot.set_history(self.trainer.history)
         self._stop_reason = ""
         self.continue_button.enabled = False
+        direct = self.form.direct_config()
+        self.job = (
+            self.trainer if direct is None else TrainingWithDirect(self.trainer, images, direct)
+        )
         self.runner.start(
-            self.trainer.run(),
+            self.job.run(),
             on_event=self._on_event,
             on_returned=self._on_returned,
             on_aborted=self._on_aborted,
@@ -201,7 +208,7 @@ class TrainingWidget(DockWidget):
 
         trainer = self.trainer
         try:
-            model = trainer.best_model()  # type: ignore[union-attr]
+            model = self.job.best_model()  # the direct network too, once validated
         except RunFailedError:
             if trainer is not None and trainer.initial_model is not None:
                 return "Stopped before an epoch ended: the earlier model is kept, unchanged."

@@ -142,3 +142,27 @@ def test_a_declared_direct_network_is_checked_before_anything_is_read(declared, 
             archive.writestr(name, data)
     with pytest.raises(ModelFileError, match=message):
         load_model(crafted)
+
+
+def test_vae_then_direct_as_one_job_and_what_a_stop_keeps(images):
+    from napari_divnoising.core.model.config import TrainingConfig
+    from napari_divnoising.core.training.direct import TrainingWithDirect
+    from napari_divnoising.core.training.trainer import Trainer
+
+    vae = TrainingConfig(patch_size=32, batch_size=4, max_epochs=1, steps_per_epoch=2, seed=0)
+    direct = DirectConfig(max_steps=60, **TINY)
+
+    def job() -> TrainingWithDirect:
+        trainer = Trainer(images, gaussian_sigma=10.0, config=vae, device="cpu")
+        return TrainingWithDirect(trainer, images, direct)
+
+    finished = run(job().run())[0]
+    assert finished.direct_network is not None and len(finished.history) == 1
+    stopped = job()
+    generator = stopped.run()
+    for _ in generator:
+        if stopped.direct is not None and stopped.direct.n_steps >= 5:
+            break
+    generator.close()  # before the direct network's first validation (step 50)
+    kept = stopped.best_model()
+    assert kept.direct_network is None and len(kept.history) == 1

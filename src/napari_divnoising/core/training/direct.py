@@ -30,8 +30,15 @@ from .patches import PatchSampler, prepare_training_data
 
 if TYPE_CHECKING:
     from ..model.trained import TrainedModel
+    from .trainer import Trainer
 
-__all__ = ["DirectTraining", "iter_train_direct", "train_direct", "with_direct_network"]
+__all__ = [
+    "DirectTraining",
+    "TrainingWithDirect",
+    "iter_train_direct",
+    "train_direct",
+    "with_direct_network",
+]
 
 STAGE = "training the direct network"
 #: Steps between two validations (each costs about one step's time).
@@ -248,3 +255,38 @@ def with_direct_network(model: TrainedModel, training: DirectTraining) -> Traine
     return dataclasses.replace(
         model, direct_network=training.best_network(), direct_config=training.config
     )
+
+
+class TrainingWithDirect:
+    """Train the VAE, then its direct network, as one job; a Stop keeps what is done.
+
+    Parameters
+    ----------
+    trainer : Trainer
+        The VAE's training, not started.
+    images : ndarray or sequence of ndarray
+        The images the direct network learns on (the trainer's).
+    config : DirectConfig
+        The direct network's settings.
+    """
+
+    def __init__(
+        self, trainer: Trainer, images: np.ndarray | Sequence[np.ndarray], config: DirectConfig
+    ) -> None:
+        self.trainer, self.images, self.config = trainer, images, config
+        self.direct: DirectTraining | None = None
+
+    def run(self) -> Generator[Progress, None, TrainedModel]:
+        """Yield the progress of both trainings; return the model with its direct network."""
+        model = yield from self.trainer.run()
+        device = str(self.trainer.device)
+        self.direct = DirectTraining(model, self.images, config=self.config, device=device)
+        yield from self.direct.run()
+        return with_direct_network(model, self.direct)
+
+    def best_model(self) -> TrainedModel:
+        """Return the best VAE so far, with the best direct network if one was validated."""
+        model = self.trainer.best_model()
+        if self.direct is None or not math.isfinite(self.direct.best_loss):
+            return model
+        return with_direct_network(model, self.direct)

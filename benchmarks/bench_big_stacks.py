@@ -16,7 +16,10 @@ per plane, written once into ``--work`` and reused.
 Usage::
 
     python benchmarks/bench_big_stacks.py [--planes 50 200 800] [--samples 2]
-        [--scaling-planes 100] [--workers 1 2] [--work /tmp/divnoising-bench]
+        [--scaling-planes 100] [--workers 1 2] [--work /tmp/divnoising-bench] [--direct]
+
+``--direct`` predicts with the direct network (its default size, untrained) instead of
+sampling.
 """
 
 from __future__ import annotations
@@ -37,7 +40,12 @@ import psutil
 import torch
 import zarr
 
-from napari_divnoising.core.model.config import TrainingConfig, default_network_config
+from napari_divnoising.core.model.config import (
+    DirectConfig,
+    TrainingConfig,
+    default_network_config,
+)
+from napari_divnoising.core.model.direct import build_direct_network
 from napari_divnoising.core.model.network import DivNoisingVAE
 from napari_divnoising.core.model.trained import TrainedModel
 from napari_divnoising.core.model_files.bundle import save_model
@@ -52,16 +60,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scaling-planes", type=int, default=100)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--work", type=Path, default=Path("/tmp/divnoising-bench-stacks"))
+    parser.add_argument(
+        "--direct", action="store_true", help="the direct network's MMSE instead of sampling"
+    )
     return parser.parse_args(argv)
 
 
-def default_model() -> TrainedModel:
+def default_model(*, direct: bool = False) -> TrainedModel:
     training = TrainingConfig()
     config = default_network_config(training)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         network = DivNoisingVAE(**config.network_kwargs()).eval()
+    direct_config = DirectConfig() if direct else None
+    direct_network = (
+        build_direct_network(seed=0, depth=direct_config.depth, n_filters=direct_config.n_filters)
+        if direct
+        else None
+    )
     return TrainedModel(
+        direct_network=direct_network,
+        direct_config=direct_config,
         network=network,
         network_config=config,
         training_config=training,
@@ -125,10 +144,11 @@ def run_command(command: list[str], done_folder: Path) -> dict[str, float]:
     return {"wall": wall, "peak": peak, "rate": rate, "startup": (first or start) - start}
 
 
-def predict(model: Path, stack: Path, out: Path, samples: int, workers: int | None) -> dict:
+def predict(model: Path, stack: Path, out: Path, args, workers: int | None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "napari_divnoising.cli", "predict", str(model), str(stack)]
-    command += ["--out", str(out), "--samples", str(samples), "--quiet", "--device", "cpu"]
+    command += ["--out", str(out), "--quiet", "--device", "cpu"]
+    command += ["--direct"] if args.direct else ["--samples", str(args.samples)]
     if workers:
         command += ["--scheduler", "local", "--workers", str(workers)]
     result = run_command(command, out / f"{stack.stem}_prediction.done")
@@ -148,15 +168,16 @@ def cpu_name() -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    model = save_model(default_model(), args.work / "default.divnoising")
+    model = save_model(default_model(direct=args.direct), args.work / "default.divnoising")
     cpu = cpu_name()
     print(f"CPU: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}")
-    print(f"{args.samples} posterior samples per plane; planes of {SIDE}²")
+    how = "the direct network" if args.direct else f"{args.samples} posterior samples"
+    print(f"{how} per plane; planes of {SIDE}²")
     print("\nPeak memory, one process (RSS of the whole process tree)")
     print(f"{'planes':>7} {'stack MB':>9} {'peak MB':>8} {'planes/s':>9} {'wall s':>7}")
     for n in args.planes:
         stack = make_stack(args.work / f"stack{n}.zarr", n)
-        result = predict(model, stack, args.work / "out", args.samples, None)
+        result = predict(model, stack, args.work / "out", args, None)
         size = n * SIDE * SIDE * 2 / 2**20
         print(f"{n:>7} {size:>9.0f} {result['peak'] / 2**20:>8.0f} "
               f"{result['rate']:>9.2f} {result['wall']:>7.1f}")  # fmt: skip
@@ -166,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'run':>16} {'planes/s':>9} {'speed-up':>9} {'start-up s':>11} {'peak MB':>8}")
     baseline = None
     for workers in [None, *args.workers]:
-        result = predict(model, stack, args.work / "out", args.samples, workers)
+        result = predict(model, stack, args.work / "out", args, workers)
         baseline = baseline or result["rate"]
         label = "in process" if workers is None else f"{workers} worker(s)"
         print(f"{label:>16} {result['rate']:>9.2f} {result['rate'] / baseline:>8.2f}× "

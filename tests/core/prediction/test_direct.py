@@ -16,14 +16,18 @@ from napari_divnoising.core.prediction.sampling import predict_direct
 from .test_sampling import DATA_MEAN, DATA_STD, _tiny_model
 
 
-@pytest.fixture
-def model_with_direct():
-    model = _tiny_model()
+def with_direct_network(model):
+    """`model` with an untrained direct network whose output is not the identity."""
     network = build_direct_network(depth=2, n_filters=4, seed=0)
     for parameter in network.output.parameters():  # not the identity: a real correction
         parameter.data.normal_(0.0, 0.1)
     model.direct_network, model.direct_config = network.eval(), DirectConfig(depth=2, n_filters=4)
     return model
+
+
+@pytest.fixture
+def model_with_direct():
+    return with_direct_network(_tiny_model())
 
 
 def test_every_plane_of_a_stack_gets_its_direct_mmse(model_with_direct, rng):

@@ -192,3 +192,29 @@ def test_an_unreachable_scheduler_is_one_clear_error(stack_path, tmp_path, monke
     )
     with pytest.raises(InputError, match=r"cannot reach the dask scheduler at tcp://127.0.0.1:9"):
         next(run)
+
+
+@pytest.mark.slow
+def test_the_direct_mmse_on_a_cluster_equals_in_process_and_in_memory(
+    stack_path, tmp_path, cluster
+):
+    from napari_divnoising.core.prediction.sampling import predict_direct
+
+    from .test_direct import with_direct_network
+
+    model = with_direct_network(_tiny_model())
+    here = predict_to_zarr(stack_path, model, tmp_path / "here", direct=True, device="cpu")
+    there = predict_to_zarr(
+        stack_path,
+        model,
+        tmp_path / "there",
+        direct=True,
+        device="cpu",
+        scheduler=cluster.scheduler_address,
+    )
+    assert set(here.images) == set(there.images) == {"direct_mmse"}
+    in_memory = predict_direct(zarr.open_array(str(stack_path))[:], model, device="cpu")
+    # float rounding may differ by an ulp between thread counts (a worker has one thread)
+    here_mmse = _result(tmp_path / "here", "direct_mmse")
+    np.testing.assert_allclose(here_mmse, in_memory.direct_mmse, rtol=1e-6)
+    np.testing.assert_allclose(_result(tmp_path / "there", "direct_mmse"), here_mmse, rtol=1e-6)
